@@ -1,0 +1,100 @@
+/**
+ * The book's model pattern: a network, a loss function and an optimiser in one
+ * class with `forward()`, `train(inputs, targets)`, a counter, a progress list
+ * and `plotProgress()`. The classifier and the discriminators extend it as is.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { Module } from "./nn.ts";
+import type { Loss } from "./loss.ts";
+import type { Optimizer } from "./optim.ts";
+import { type Figure, plotProgress, type ProgressOptions } from "./plot.ts";
+
+/** Anything with PyTorch's loss-function shape. */
+export interface LossFunction {
+  /** Computes a scalar loss that can back-propagate. */
+  forward(outputs: tf.Tensor, targets: tf.Tensor): Loss;
+}
+
+/** The book records the loss every 10 training calls. */
+export const PROGRESS_EVERY = 10;
+/** The book prints the counter every 10,000 training calls. */
+export const PRINT_EVERY = 10_000;
+
+/** Thrown when a loss becomes NaN or infinite, naming the step. */
+export class NonFiniteLossError extends Error {
+  /** The counter value at which the loss went bad. */
+  constructor(readonly step: number, readonly value: number, who: string) {
+    super(
+      `${who} loss became ${value} at step ${step}: lower the learning rate or check the inputs for NaN`,
+    );
+    this.name = "NonFiniteLossError";
+  }
+}
+
+/**
+ * A trainable model in the book's style. Subclasses set `model`,
+ * `lossFunction` and `optimiser` in their constructor, as the book's
+ * `__init__` does.
+ */
+export class Model extends Module {
+  /** The network. */
+  model!: Module;
+  /** The loss function (MSELoss, BCELoss). */
+  lossFunction!: LossFunction;
+  /** The optimiser over `this.parameters()`. */
+  optimiser!: Optimizer;
+  /** Number of `train()` calls so far. */
+  counter = 0;
+  /** Loss every `progressEvery` calls. */
+  progress: number[] = [];
+  /** How often the loss is recorded (the book: 10). */
+  progressEvery = PROGRESS_EVERY;
+  /** How often the counter is printed (the book: 10,000); 0 turns it off. */
+  printEvery = PRINT_EVERY;
+
+  /** Runs the network, like the book's `forward()`. */
+  forward(inputs: tf.Tensor): tf.Tensor {
+    return this.model.forward(inputs);
+  }
+
+  /** Records the loss every `progressEvery` calls and prints every `printEvery`. */
+  protected track(loss: Loss): void {
+    this.counter += 1;
+    if (this.counter % this.progressEvery === 0) {
+      const v = loss.item();
+      if (!Number.isFinite(v)) {
+        throw new NonFiniteLossError(this.counter, v, this.constructor.name);
+      }
+      this.progress.push(v);
+    }
+    if (this.printEvery > 0 && this.counter % this.printEvery === 0) {
+      console.log("counter = ", this.counter);
+    }
+  }
+
+  /** One training step on one sample (or batch): forward, loss, zero-grad, backward, step. */
+  train(inputs: tf.Tensor, targets: tf.Tensor): void {
+    tf.tidy(() => {
+      const outputs = this.forward(inputs);
+      const loss = this.lossFunction.forward(outputs, targets);
+      this.track(loss);
+      this.optimiser.zeroGrad();
+      loss.backward();
+      this.optimiser.step();
+    });
+  }
+
+  /** The loss chart, like the book's `plot_progress()`. */
+  plotProgress(options: ProgressOptions = {}): Figure {
+    return plotProgress(this.progress, {
+      title: `${this.constructor.name} loss`,
+      ...options,
+    });
+  }
+
+  override dispose(): void {
+    super.dispose();
+    this.optimiser?.dispose();
+  }
+}
