@@ -33,11 +33,12 @@ export class NonFiniteLossError extends Error {
 }
 
 /**
- * A trainable model in the book's style. Subclasses set `model`,
+ * What every model of the book shares: a network, a loss function, an
+ * optimiser, a counter and a progress list. Subclasses set `model`,
  * `lossFunction` and `optimiser` in their constructor, as the book's
- * `__init__` does.
+ * `__init__` does, and add a `train()` method.
  */
-export class Model extends Module {
+export class Trainable extends Module {
   /** The network. */
   model!: Module;
   /** The loss function (MSELoss, BCELoss). */
@@ -54,8 +55,8 @@ export class Model extends Module {
   printEvery = PRINT_EVERY;
 
   /** Runs the network, like the book's `forward()`. */
-  forward(inputs: tf.Tensor): tf.Tensor {
-    return this.model.forward(inputs);
+  forward(...inputs: tf.Tensor[]): tf.Tensor {
+    return this.model.forward(inputs[0]);
   }
 
   /** Records the loss every `progressEvery` calls and prints every `printEvery`. */
@@ -73,18 +74,6 @@ export class Model extends Module {
     }
   }
 
-  /** One training step on one sample (or batch): forward, loss, zero-grad, backward, step. */
-  train(inputs: tf.Tensor, targets: tf.Tensor): void {
-    tf.tidy(() => {
-      const outputs = this.forward(inputs);
-      const loss = this.lossFunction.forward(outputs, targets);
-      this.track(loss);
-      this.optimiser.zeroGrad();
-      loss.backward();
-      this.optimiser.step();
-    });
-  }
-
   /** The loss chart, like the book's `plot_progress()`. */
   plotProgress(options: ProgressOptions = {}): Figure {
     return plotProgress(this.progress, {
@@ -96,5 +85,20 @@ export class Model extends Module {
   override dispose(): void {
     super.dispose();
     this.optimiser?.dispose();
+  }
+}
+
+/** The classifier and discriminator pattern: `train(inputs, targets)`. */
+export class Model extends Trainable {
+  /** One training step on one sample (or batch): forward, loss, zero-grad, backward, step. */
+  train(inputs: tf.Tensor, targets: tf.Tensor): void {
+    tf.tidy(() => {
+      const outputs = this.forward(inputs);
+      const loss = this.lossFunction.forward(outputs, targets);
+      this.track(loss);
+      this.optimiser.zeroGrad();
+      loss.backward();
+      this.optimiser.step();
+    });
   }
 }

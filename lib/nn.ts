@@ -17,6 +17,8 @@ export class Parameter {
   value: tf.Tensor;
   /** Sum of gradients since the last `zeroGrad()`, or null. */
   grad: tf.Tensor | null = null;
+  /** False freezes the parameter: backward skips its gradient (`requires_grad=False`). */
+  requiresGrad = true;
 
   /** Wraps `value`, keeping it alive outside any `tf.tidy`. */
   constructor(value: tf.Tensor, readonly name = "") {
@@ -62,6 +64,11 @@ export class Parameter {
     this.zeroGrad();
     this.value.dispose();
   }
+}
+
+/** Adds a gradient to `p`, computing it only if `p` wants one (frozen parameters skip the work). */
+export function addGrad(p: Parameter | null, grad: () => tf.Tensor): void {
+  if (p && p.requiresGrad) p.accumulate(grad());
 }
 
 /** Base class of every layer and model, like `nn.Module`. */
@@ -144,6 +151,12 @@ export abstract class Module {
   /** Sets evaluation mode, like `module.eval()`. */
   eval(): this {
     return this.trainMode(false);
+  }
+
+  /** Freezes (false) or unfreezes every parameter, like `requires_grad_()`. */
+  requiresGrad_(flag = true): this {
+    for (const p of this.parameters()) p.requiresGrad = flag;
+    return this;
   }
 
   /** Drops every parameter's gradient. */
@@ -271,13 +284,12 @@ export class Linear extends Module {
     const backward: BackwardFn = (dy, needs) => {
       if (x.rank === 1) {
         // Outer product as a broadcast multiply: much faster than a transposed matMul on wasm.
-        this.weight.accumulate(
+        addGrad(this.weight, () =>
           tf.mul(
             dy.reshape([this.outFeatures, 1]),
             x.reshape([1, this.inFeatures]),
-          ),
-        );
-        this.bias?.accumulate(dy);
+          ));
+        addGrad(this.bias, () => dy);
         return [
           needs[0]
             ? tf.matMul(dy.reshape([1, this.outFeatures]), W).reshape([
@@ -286,8 +298,8 @@ export class Linear extends Module {
             : null,
         ];
       }
-      this.weight.accumulate(tf.matMul(dy, x, true, false));
-      this.bias?.accumulate(tf.sum(dy, 0));
+      addGrad(this.weight, () => tf.matMul(dy, x, true, false));
+      addGrad(this.bias, () => tf.sum(dy, 0));
       return [needs[0] ? tf.matMul(dy, W) : null];
     };
     return record(y, [x], backward, true);
@@ -405,10 +417,11 @@ export class LayerNorm extends Module {
     const W = this.weight.value;
     return record(y, [x], (dy, needs) => {
       const lead = x.rank === 1 ? [] : [0];
-      this.weight.accumulate(
-        lead.length ? tf.sum(tf.mul(dy, xhat), 0) : tf.mul(dy, xhat),
+      addGrad(
+        this.weight,
+        () => lead.length ? tf.sum(tf.mul(dy, xhat), 0) : tf.mul(dy, xhat),
       );
-      this.bias.accumulate(lead.length ? tf.sum(dy, 0) : dy);
+      addGrad(this.bias, () => lead.length ? tf.sum(dy, 0) : dy);
       if (!needs[0]) return [null];
       // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight
       const g = tf.mul(dy, W);
@@ -469,8 +482,8 @@ export class BatchNorm2d extends Module {
       );
       return record(y, [x], (dy, needs) => {
         const xhat = tf.mul(tf.sub(x, this.runningMean.value), rstd);
-        this.weight.accumulate(tf.sum(tf.mul(dy, xhat), axes));
-        this.bias.accumulate(tf.sum(dy, axes));
+        addGrad(this.weight, () => tf.sum(tf.mul(dy, xhat), axes));
+        addGrad(this.bias, () => tf.sum(dy, axes));
         return [needs[0] ? tf.mul(dy, tf.mul(this.weight.value, rstd)) : null];
       }, true);
     }
@@ -497,8 +510,8 @@ export class BatchNorm2d extends Module {
     const W = this.weight.value;
     const y = tf.add(tf.mul(xhat, W), this.bias.value);
     return record(y, [x], (dy, needs) => {
-      this.weight.accumulate(tf.sum(tf.mul(dy, xhat), axes));
-      this.bias.accumulate(tf.sum(dy, axes));
+      addGrad(this.weight, () => tf.sum(tf.mul(dy, xhat), axes));
+      addGrad(this.bias, () => tf.sum(dy, axes));
       if (!needs[0]) return [null];
       const g = tf.mul(dy, W);
       const meanG = tf.mean(g, axes);
@@ -576,15 +589,17 @@ export class Conv2d extends Module {
     if (input.rank === 3) y = y.squeeze([0]);
     const backward: BackwardFn = (dyIn, needs) => {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
-      this.weight.accumulate(
-        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-          strides: this.stride,
-          pad,
-          dataFormat: "NHWC",
-          filterShape: W.shape,
-        }) as tf.Tensor,
+      addGrad(
+        this.weight,
+        () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+            strides: this.stride,
+            pad,
+            dataFormat: "NHWC",
+            filterShape: W.shape,
+          }) as tf.Tensor,
       );
-      this.bias?.accumulate(tf.sum(dy, [0, 1, 2]));
+      addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
       if (!needs[0]) return [null];
       const dx = tf.conv2dTranspose(dy, W, x.shape, this.stride, pad);
       return [input.rank === 3 ? dx.squeeze([0]) : dx];
@@ -661,15 +676,17 @@ export class ConvTranspose2d extends Module {
     const backward: BackwardFn = (dyIn, needs) => {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
       // y = conv2d^T(x): the filter gradient is the conv's filter gradient with dy as its input.
-      this.weight.accumulate(
-        tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: x }, {
-          strides: this.stride,
-          pad,
-          dataFormat: "NHWC",
-          filterShape: W.shape,
-        }) as tf.Tensor,
+      addGrad(
+        this.weight,
+        () =>
+          tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: x }, {
+            strides: this.stride,
+            pad,
+            dataFormat: "NHWC",
+            filterShape: W.shape,
+          }) as tf.Tensor,
       );
-      this.bias?.accumulate(tf.sum(dy, [0, 1, 2]));
+      addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
       if (!needs[0]) return [null];
       const dx = tf.conv2d(dy, W, this.stride, pad);
       return [input.rank === 3 ? dx.squeeze([0]) : dx];
