@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  FACE_HEIGHT,
+  FACE_WIDTH,
+  generateFace,
+  HAIR_STYLES,
+  makeSyntheticFaces,
+  mulberry32,
+  SYNTHETIC_NOTE,
+} from "./faces.ts";
+import { CELEBA_GROUP, describeHdf5, readHdf5Array } from "./hdf5.ts";
+
+Deno.test("mulberry32() repeats for a seed and stays in [0, 1)", () => {
+  const a = mulberry32(7), b = mulberry32(7);
+  for (let i = 0; i < 100; i++) {
+    const x = a();
+    assert.equal(x, b());
+    assert.ok(x >= 0 && x < 1);
+  }
+  assert.notEqual(mulberry32(8)(), mulberry32(7)());
+});
+
+Deno.test("generateFace() is deterministic per index and seed, and faces differ", () => {
+  const f0 = generateFace(0).pixels;
+  assert.equal(f0.length, FACE_HEIGHT * FACE_WIDTH * 3);
+  assert.deepEqual(generateFace(0).pixels, f0);
+  assert.notDeepEqual(generateFace(1).pixels, f0);
+  assert.notDeepEqual(generateFace(0, { seed: 1 }).pixels, f0);
+});
+
+Deno.test("generateFace() varies style and skin but keeps eyes near the same rows", () => {
+  const traits = Array.from({ length: 60 }, (_, i) => generateFace(i).traits);
+  const styles = new Set(traits.map((t) => t.style));
+  assert.equal(styles.size, HAIR_STYLES.length);
+  const skinLightness = traits.map((t) => t.skin[0] + t.skin[1] + t.skin[2]);
+  assert.ok(Math.max(...skinLightness) - Math.min(...skinLightness) > 300);
+  assert.ok(traits.some((t) => t.glasses) && traits.some((t) => !t.glasses));
+  for (const t of traits) {
+    assert.ok(t.eyeRow > 109 && t.eyeRow < 115, `eye row ${t.eyeRow}`);
+  }
+});
+
+Deno.test("generateFace() centres the face: the centre column is symmetric on average", () => {
+  // Alignment is what lets a GAN learn faces: compare left and right halves over 20 faces.
+  let diff = 0, total = 0;
+  for (let i = 0; i < 20; i++) {
+    const p = generateFace(i).pixels;
+    for (let y = 60; y < 180; y++) {
+      for (let x = 0; x < FACE_WIDTH / 2; x++) {
+        const l = (y * FACE_WIDTH + x) * 3,
+          r = (y * FACE_WIDTH + FACE_WIDTH - 1 - x) * 3;
+        diff += Math.abs(p[l] - p[r]);
+        total++;
+      }
+    }
+  }
+  assert.ok(diff / total < 20, `mean left-right difference ${diff / total}`);
+});
+
+Deno.test("makeSyntheticFaces() writes the CelebA layout labelled synthetic", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "faces.h5");
+    const seen: number[] = [];
+    const { count } = await makeSyntheticFaces(out, {
+      count: 3,
+      onProgress: (n) => seen.push(n),
+    });
+    assert.equal(count, 3);
+    assert.deepEqual(seen, [1, 2, 3]);
+    const d = await describeHdf5(out);
+    assert.equal(d.attributes.synthetic, SYNTHETIC_NOTE);
+    assert.deepEqual(d.groups, [{ name: CELEBA_GROUP, datasets: 3 }]);
+    assert.deepEqual(d.example?.shape, [FACE_HEIGHT, FACE_WIDTH, 3]);
+    const { data } = await readHdf5Array(out, `${CELEBA_GROUP}/2.jpg`);
+    assert.deepEqual(data, generateFace(2).pixels);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+      ["faces.h5"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
