@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackwardFn, record } from "./autograd.ts";
 import { uniformArray } from "./random.ts";
+import { matVec, matVecT, outer } from "./simd.ts";
 
 /** A trainable tensor and its accumulated gradient, like `nn.Parameter`. */
 export class Parameter {
@@ -37,15 +38,21 @@ export class Parameter {
   accumulate(g: tf.Tensor): void {
     if (this.grad === null) {
       this.grad = tf.keep(
-        g.shape.length === this.value.shape.length
-          ? g
-          : g.reshape(this.value.shape),
+        g.shape.length === this.value.shape.length ? g : g.reshape(this.value.shape),
       );
       return;
     }
     const sum = tf.keep(tf.add(this.grad, g.reshape(this.value.shape)));
     this.grad.dispose();
     this.grad = sum;
+  }
+
+  /** Replaces the gradient with `g` (which already includes any earlier one). */
+  setGrad(g: tf.Tensor): void {
+    if (g === this.grad) return;
+    const old = this.grad;
+    this.grad = tf.keep(g);
+    old?.dispose();
   }
 
   /** Drops the gradient. */
@@ -93,9 +100,7 @@ export abstract class Module {
 
   /** This module's own parameters (not its children's). */
   ownParameters(): Parameter[] {
-    return Object.values(this).filter((v): v is Parameter =>
-      v instanceof Parameter
-    );
+    return Object.values(this).filter((v): v is Parameter => v instanceof Parameter);
   }
 
   /** All parameters, depth first, in a stable order. */
@@ -189,9 +194,7 @@ export abstract class Module {
     const missing = mine.filter(([k]) => !(k in state)).map(([k]) => k);
     if (missing.length) {
       throw new Error(
-        `State is missing ${
-          missing.join(", ")
-        }: was it saved from the same network?`,
+        `State is missing ${missing.join(", ")}: was it saved from the same network?`,
       );
     }
     for (const [k, p] of mine) {
@@ -268,11 +271,8 @@ export class Linear extends Module {
     const b = this.bias?.value;
     let y: tf.Tensor;
     if (x.rank === 1) {
-      // W @ x with x as a column: XNNPACK packs the small operand, not W (PORTING "Speed").
-      const col = tf.matMul(W, x.reshape([this.inFeatures, 1]));
-      y = b
-        ? tf.add(col.reshape([this.outFeatures]), b)
-        : col.reshape([this.outFeatures]);
+      // One sample: a fused SIMD matrix-vector product on wasm (lib/simd.ts).
+      y = matVec(W as tf.Tensor2D, x as tf.Tensor1D, b as tf.Tensor1D | undefined);
     } else if (x.rank === 2) {
       const m = tf.matMul(x, W, false, true);
       y = b ? tf.add(m, b) : m;
@@ -283,20 +283,13 @@ export class Linear extends Module {
     }
     const backward: BackwardFn = (dy, needs) => {
       if (x.rank === 1) {
-        // Outer product as a broadcast multiply: much faster than a transposed matMul on wasm.
-        addGrad(this.weight, () =>
-          tf.mul(
-            dy.reshape([this.outFeatures, 1]),
-            x.reshape([1, this.inFeatures]),
-          ));
+        // The weight gradient is an outer product, added to any earlier one in the same pass.
+        const w = this.weight;
+        if (w.requiresGrad) {
+          w.setGrad(outer(dy as tf.Tensor1D, x as tf.Tensor1D, w.grad as tf.Tensor2D | null));
+        }
         addGrad(this.bias, () => dy);
-        return [
-          needs[0]
-            ? tf.matMul(dy.reshape([1, this.outFeatures]), W).reshape([
-              this.inFeatures,
-            ])
-            : null,
-        ];
+        return [needs[0] ? matVecT(W as tf.Tensor2D, dy as tf.Tensor1D) : null];
       }
       addGrad(this.weight, () => tf.matMul(dy, x, true, false));
       addGrad(this.bias, () => tf.sum(dy, 0));

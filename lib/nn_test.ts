@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import { backward, noGrad, record } from "./autograd.ts";
 import {
@@ -18,7 +19,9 @@ import {
   View,
 } from "./nn.ts";
 import { manualSeed } from "./random.ts";
+import { registerWasmConvKernels } from "./wasm_conv.ts";
 
+registerWasmConvKernels();
 await tf.setBackend("cpu");
 
 function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
@@ -48,9 +51,10 @@ function checkGradients(module: Module, xShape: number[], tol = 1e-5): void {
     };
     const yShape = f(x, ...originals).shape;
     const r = tf.randomNormal(yShape, 0, 1, "float32", 11);
-    const ref = tf.grads((...args: tf.Tensor[]) =>
-      tf.sum(tf.mul(f(...args), r))
-    )([x, ...originals]);
+    const ref = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), r)))([
+      x,
+      ...originals,
+    ]);
 
     let dx: tf.Tensor | null = null;
     const probe = record(x.clone(), [], (dy) => {
@@ -256,11 +260,18 @@ for (
     ],
   ] as [string, () => Module, number[]][]
 ) {
-  Deno.test(`${name} backward matches TF.js autodiff`, () => {
-    const m = make();
-    checkGradients(m, shape);
-    m.dispose();
-  });
+  for (const backend of ["cpu", "wasm"]) {
+    Deno.test(`${name} backward matches TF.js autodiff on ${backend}`, async () => {
+      await tf.setBackend(backend);
+      try {
+        const m = make();
+        checkGradients(m, shape);
+        m.dispose();
+      } finally {
+        await tf.setBackend("cpu");
+      }
+    });
+  }
 }
 
 Deno.test("cat() splits the gradient back to its inputs", () => {

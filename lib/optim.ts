@@ -4,6 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./nn.ts";
+import { adamUpdate, axpy } from "./simd.ts";
 
 /** Serializable optimiser state, for checkpoints. */
 export interface OptimizerState {
@@ -36,19 +37,16 @@ export abstract class Optimizer {
 /** Stochastic gradient descent `p -= lr * grad`, like `torch.optim.SGD(params, lr)`. */
 export class SGD extends Optimizer {
   readonly lr: number;
-  #lr: tf.Scalar;
   /** `lr` is required, as in PyTorch. */
   constructor(params: Parameter[], opts: { lr: number }) {
     super(params);
     this.lr = opts.lr;
-    // A scalar made from a JS number is uploaded on every op: keep one.
-    this.#lr = tf.keep(tf.scalar(opts.lr));
   }
   /** One SGD update. */
   step(): void {
     tf.tidy(() => {
       for (const p of this.params) {
-        if (p.grad) p.assign(tf.sub(p.value, tf.mul(p.grad, this.#lr)));
+        if (p.grad) p.assign(axpy(p.value, p.grad, -this.lr));
       }
     });
   }
@@ -58,9 +56,6 @@ export class SGD extends Optimizer {
   }
   /** Nothing to restore. */
   loadStateDict(_state: OptimizerState): void {}
-  override dispose(): void {
-    this.#lr.dispose();
-  }
 }
 
 /** Adam, like `torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)`. */
@@ -71,10 +66,6 @@ export class Adam extends Optimizer {
   #t = 0;
   #m: tf.Tensor[];
   #v: tf.Tensor[];
-  #b1: tf.Scalar;
-  #b2: tf.Scalar;
-  #c1: tf.Scalar;
-  #c2: tf.Scalar;
   /** PyTorch's defaults unless given. */
   constructor(
     params: Parameter[],
@@ -86,10 +77,6 @@ export class Adam extends Optimizer {
     this.eps = opts.eps ?? 1e-8;
     this.#m = params.map((p) => tf.keep(tf.zerosLike(p.value)));
     this.#v = params.map((p) => tf.keep(tf.zerosLike(p.value)));
-    this.#b1 = tf.keep(tf.scalar(this.betas[0]));
-    this.#b2 = tf.keep(tf.scalar(this.betas[1]));
-    this.#c1 = tf.keep(tf.scalar(1 - this.betas[0]));
-    this.#c2 = tf.keep(tf.scalar(1 - this.betas[1]));
   }
   /** Number of updates applied so far. */
   get stepCount(): number {
@@ -101,24 +88,27 @@ export class Adam extends Optimizer {
     const [b1, b2] = this.betas;
     const bc1 = 1 - b1 ** this.#t;
     const bc2 = 1 - b2 ** this.#t;
+    // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), written as
+    // p -= a * m / (sqrt(v) + e) with a = lr sqrt(bc2) / bc1 and e = eps sqrt(bc2),
+    // one fused pass per parameter (lib/simd.ts).
+    const a = this.lr * Math.sqrt(bc2) / bc1;
+    const e = this.eps * Math.sqrt(bc2);
     tf.tidy(() => {
-      // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), written as
-      // p -= a * m / (sqrt(v) + e) with a = lr sqrt(bc2) / bc1 and e = eps sqrt(bc2).
-      const a = tf.scalar(this.lr * Math.sqrt(bc2) / bc1);
-      const e = tf.scalar(this.eps * Math.sqrt(bc2));
       this.params.forEach((p, i) => {
-        const g = p.grad;
-        if (!g) return;
-        const m = tf.add(tf.mul(this.#m[i], this.#b1), tf.mul(g, this.#c1));
-        const v = tf.add(
-          tf.mul(this.#v[i], this.#b2),
-          tf.mul(tf.square(g), this.#c2),
-        );
-        p.assign(tf.sub(p.value, tf.div(tf.mul(m, a), tf.add(tf.sqrt(v), e))));
+        if (!p.grad) return;
+        const [p2, m2, v2] = adamUpdate(p.value, p.grad, {
+          m: this.#m[i],
+          v: this.#v[i],
+          b1,
+          b2,
+          a,
+          e,
+        });
+        p.assign(p2);
         this.#m[i].dispose();
         this.#v[i].dispose();
-        this.#m[i] = tf.keep(m);
-        this.#v[i] = tf.keep(v);
+        this.#m[i] = tf.keep(m2);
+        this.#v[i] = tf.keep(v2);
       });
     });
   }
@@ -157,15 +147,6 @@ export class Adam extends Optimizer {
     this.#t = state.step;
   }
   override dispose(): void {
-    for (
-      const t of [
-        ...this.#m,
-        ...this.#v,
-        this.#b1,
-        this.#b2,
-        this.#c1,
-        this.#c2,
-      ]
-    ) t.dispose();
+    for (const t of [...this.#m, ...this.#v]) t.dispose();
   }
 }

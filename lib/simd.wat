@@ -1,0 +1,224 @@
+;; Fused SIMD kernels for batch-1 training on TF.js's wasm backend.
+;;
+;; They run on the backend's own memory (imported), reading and writing tensor
+;; buffers by byte offset, so no data is copied. Every kernel writes to a
+;; fresh output buffer: tensors stay immutable, so XNNPACK's packed-weight
+;; cache (keyed by tensor id) can never go stale.
+;; Build: deno task build:simd (writes lib/_simd_wasm.ts).
+(module
+  (import "env" "memory" (memory 1))
+
+  ;; y[r] = sum_c W[r, c] * x[c] + (b ? b[r] : 0), W row-major [rows, cols]
+  (func (export "matvec")
+    (param $W i32) (param $x i32) (param $b i32) (param $y i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $row i32) (local $c8 i32)
+    (local $acc0 v128) (local $acc1 v128) (local $s f32)
+    (local.set $c8 (i32.and (local.get $cols) (i32.const -8)))
+    (block $done
+      (loop $rows_loop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row
+          (i32.add (local.get $W) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+        (local.set $acc0 (v128.const f32x4 0 0 0 0))
+        (local.set $acc1 (v128.const f32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (block $d8
+          (loop $l8
+            (br_if $d8 (i32.ge_u (local.get $c) (local.get $c8)))
+            (local.set $acc0
+              (f32x4.add (local.get $acc0)
+                (f32x4.mul
+                  (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))))
+                  (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $acc1
+              (f32x4.add (local.get $acc1)
+                (f32x4.mul
+                  (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))))
+                  (v128.load offset=16 (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (br $l8)))
+        (local.set $acc0 (f32x4.add (local.get $acc0) (local.get $acc1)))
+        (local.set $s
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $acc0)) (f32x4.extract_lane 1 (local.get $acc0)))
+            (f32.add (f32x4.extract_lane 2 (local.get $acc0)) (f32x4.extract_lane 3 (local.get $acc0)))))
+        (block $d1
+          (loop $l1
+            (br_if $d1 (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $s
+              (f32.add (local.get $s)
+                (f32.mul
+                  (f32.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2))))
+                  (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $l1)))
+        (if (local.get $b)
+          (then
+            (local.set $s
+              (f32.add (local.get $s)
+                (f32.load (i32.add (local.get $b) (i32.shl (local.get $r) (i32.const 2))))))))
+        (f32.store (i32.add (local.get $y) (i32.shl (local.get $r) (i32.const 2))) (local.get $s))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; y[c] = sum_r d[r] * W[r, c]   (W^T d, the input gradient of a linear layer)
+  (func (export "matvec_t")
+    (param $W i32) (param $d i32) (param $y i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $row i32) (local $c4 i32) (local $dr f32) (local $dv v128)
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (memory.fill (local.get $y) (i32.const 0) (i32.shl (local.get $cols) (i32.const 2)))
+    (block $done
+      (loop $rows_loop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $row
+          (i32.add (local.get $W) (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2))))
+        (local.set $dr (f32.load (i32.add (local.get $d) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $dv (f32x4.splat (local.get $dr)))
+        (local.set $c (i32.const 0))
+        (block $d4
+          (loop $l4
+            (br_if $d4 (i32.ge_u (local.get $c) (local.get $c4)))
+            (v128.store (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2)))
+              (f32x4.add
+                (v128.load (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))))
+                (f32x4.mul (local.get $dv)
+                  (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $l4)))
+        (block $d1
+          (loop $l1
+            (br_if $d1 (i32.ge_u (local.get $c) (local.get $cols)))
+            (f32.store (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2)))
+              (f32.add
+                (f32.load (i32.add (local.get $y) (i32.shl (local.get $c) (i32.const 2))))
+                (f32.mul (local.get $dr)
+                  (f32.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $l1)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; G[r, c] = u[r] * x[c] + (A ? A[r, c] : 0)   (weight gradient, optionally accumulated)
+  (func (export "outer")
+    (param $u i32) (param $x i32) (param $A i32) (param $G i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $off i32) (local $c4 i32) (local $ur f32) (local $uv v128)
+    (local.set $c4 (i32.and (local.get $cols) (i32.const -4)))
+    (block $done
+      (loop $rows_loop
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $ur (f32.load (i32.add (local.get $u) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $uv (f32x4.splat (local.get $ur)))
+        (local.set $off (i32.shl (i32.mul (local.get $r) (local.get $cols)) (i32.const 2)))
+        (local.set $c (i32.const 0))
+        (block $d4
+          (loop $l4
+            (br_if $d4 (i32.ge_u (local.get $c) (local.get $c4)))
+            (if (local.get $A)
+              (then
+                (v128.store (i32.add (local.get $G) (local.get $off))
+                  (f32x4.add (v128.load (i32.add (local.get $A) (local.get $off)))
+                    (f32x4.mul (local.get $uv)
+                      (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))))))
+              (else
+                (v128.store (i32.add (local.get $G) (local.get $off))
+                  (f32x4.mul (local.get $uv)
+                    (v128.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2))))))))
+            (local.set $off (i32.add (local.get $off) (i32.const 16)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $l4)))
+        (block $d1
+          (loop $l1
+            (br_if $d1 (i32.ge_u (local.get $c) (local.get $cols)))
+            (f32.store (i32.add (local.get $G) (local.get $off))
+              (f32.add
+                (if (result f32) (local.get $A)
+                  (then (f32.load (i32.add (local.get $A) (local.get $off))))
+                  (else (f32.const 0)))
+                (f32.mul (local.get $ur)
+                  (f32.load (i32.add (local.get $x) (i32.shl (local.get $c) (i32.const 2)))))))
+            (local.set $off (i32.add (local.get $off) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1)))
+            (br $l1)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows_loop))))
+
+  ;; out[i] = p[i] + a * g[i]   (SGD with a = -lr)
+  (func (export "axpy")
+    (param $p i32) (param $g i32) (param $out i32) (param $n i32) (param $a f32)
+    (local $i i32) (local $n4 i32) (local $av v128) (local $o i32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $av (f32x4.splat (local.get $a)))
+    (block $d4
+      (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (v128.store (i32.add (local.get $out) (local.get $o))
+          (f32x4.add (v128.load (i32.add (local.get $p) (local.get $o)))
+            (f32x4.mul (local.get $av) (v128.load (i32.add (local.get $g) (local.get $o))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l4)))
+    (block $d1
+      (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (f32.store (i32.add (local.get $out) (local.get $o))
+          (f32.add (f32.load (i32.add (local.get $p) (local.get $o)))
+            (f32.mul (local.get $a) (f32.load (i32.add (local.get $g) (local.get $o))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l1))))
+
+  ;; Adam: m' = b1 m + (1 - b1) g; v' = b2 v + (1 - b2) g^2; p' = p - a m' / (sqrt(v') + e)
+  (func (export "adam")
+    (param $p i32) (param $g i32) (param $m i32) (param $v i32)
+    (param $pOut i32) (param $mOut i32) (param $vOut i32) (param $n i32)
+    (param $b1 f32) (param $b2 f32) (param $a f32) (param $e f32)
+    (local $i i32) (local $n4 i32) (local $o i32)
+    (local $B1 v128) (local $B2 v128) (local $C1 v128) (local $C2 v128) (local $A v128) (local $E v128)
+    (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    (local.set $B1 (f32x4.splat (local.get $b1)))
+    (local.set $B2 (f32x4.splat (local.get $b2)))
+    (local.set $C1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))
+    (local.set $C2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
+    (local.set $A (f32x4.splat (local.get $a)))
+    (local.set $E (f32x4.splat (local.get $e)))
+    (block $d4
+      (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $i) (local.get $n4)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $mv
+          (f32x4.add (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $o))))
+            (f32x4.mul (local.get $C1) (local.get $gv))))
+        (local.set $vv
+          (f32x4.add (f32x4.mul (local.get $B2) (v128.load (i32.add (local.get $v) (local.get $o))))
+            (f32x4.mul (local.get $C2) (f32x4.mul (local.get $gv) (local.get $gv)))))
+        (v128.store (i32.add (local.get $mOut) (local.get $o)) (local.get $mv))
+        (v128.store (i32.add (local.get $vOut) (local.get $o)) (local.get $vv))
+        (v128.store (i32.add (local.get $pOut) (local.get $o))
+          (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $o)))
+            (f32x4.div (f32x4.mul (local.get $A) (local.get $mv))
+              (f32x4.add (f32x4.sqrt (local.get $vv)) (local.get $E)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l4)))
+    (block $d1
+      (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $o (i32.shl (local.get $i) (i32.const 2)))
+        (local.set $gs (f32.load (i32.add (local.get $g) (local.get $o))))
+        (local.set $ms
+          (f32.add (f32.mul (local.get $b1) (f32.load (i32.add (local.get $m) (local.get $o))))
+            (f32.mul (f32.sub (f32.const 1) (local.get $b1)) (local.get $gs))))
+        (local.set $vs
+          (f32.add (f32.mul (local.get $b2) (f32.load (i32.add (local.get $v) (local.get $o))))
+            (f32.mul (f32.sub (f32.const 1) (local.get $b2)) (f32.mul (local.get $gs) (local.get $gs)))))
+        (f32.store (i32.add (local.get $mOut) (local.get $o)) (local.get $ms))
+        (f32.store (i32.add (local.get $vOut) (local.get $o)) (local.get $vs))
+        (f32.store (i32.add (local.get $pOut) (local.get $o))
+          (f32.sub (f32.load (i32.add (local.get $p) (local.get $o)))
+            (f32.div (f32.mul (local.get $a) (local.get $ms))
+              (f32.add (f32.sqrt (local.get $vs)) (local.get $e)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l1))))
+)

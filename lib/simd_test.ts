@@ -1,0 +1,102 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import assert from "node:assert/strict";
+import { SIMD_WASM_BASE64 } from "./_simd_wasm.ts";
+import { adamUpdate, axpy, matVec, matVecT, outer, simdActive } from "./simd.ts";
+import { assemble, render } from "../scripts/build_simd.ts";
+
+await tf.setBackend("wasm");
+
+// Sizes with a tail that is not a multiple of 4 or 8, as well as the book's.
+const SHAPES: [number, number][] = [[3, 5], [10, 200], [200, 784], [7, 13]];
+
+function rnd(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 1073741824 - 1;
+  });
+}
+
+function close(got: ArrayLike<number>, want: ArrayLike<number>, tol = 1e-5): void {
+  assert.equal(got.length, want.length);
+  let scale = 1e-6;
+  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i]));
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Math.abs(got[i] - want[i]) <= tol * scale, `element ${i}: ${got[i]} vs ${want[i]}`);
+  }
+}
+
+Deno.test("lib/_simd_wasm.ts is up to date with lib/simd.wat", async () => {
+  const wat = await Deno.readTextFile(new URL("./simd.wat", import.meta.url));
+  const fresh = render(await assemble(wat));
+  const current = await Deno.readTextFile(new URL("./_simd_wasm.ts", import.meta.url));
+  assert.equal(current, fresh, "run `deno task build:simd`");
+  assert.ok(SIMD_WASM_BASE64.length > 100);
+});
+
+Deno.test("simdActive() is true on the wasm backend", () => {
+  assert.ok(simdActive());
+});
+
+for (const [rows, cols] of SHAPES) {
+  Deno.test(`matVec(), matVecT() and outer() match float64 loops for ${rows}x${cols}`, () => {
+    const Wd = rnd(rows * cols, 1), xd = rnd(cols, 2), bd = rnd(rows, 3), dd = rnd(rows, 4);
+    const accd = rnd(rows * cols, 5);
+    const W = tf.tensor2d(Wd, [rows, cols]), x = tf.tensor1d(xd), b = tf.tensor1d(bd);
+    const d = tf.tensor1d(dd), acc = tf.tensor2d(accd, [rows, cols]);
+    const before = tf.memory().numTensors;
+    const y = matVec(W, x, b), yNoBias = matVec(W, x), t = matVecT(W, d);
+    const G = outer(d, x), G2 = outer(d, x, acc);
+    const wantY = Array.from({ length: rows }, (_, r) => {
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += Wd[r * cols + c] * xd[c];
+      return s;
+    });
+    close(y.dataSync(), wantY.map((v, r) => v + bd[r]));
+    close(yNoBias.dataSync(), wantY);
+    close(
+      t.dataSync(),
+      Array.from({ length: cols }, (_, c) => {
+        let s = 0;
+        for (let r = 0; r < rows; r++) s += dd[r] * Wd[r * cols + c];
+        return s;
+      }),
+    );
+    const wantG = Array.from(
+      { length: rows * cols },
+      (_, i) => dd[Math.floor(i / cols)] * xd[i % cols],
+    );
+    close(G.dataSync(), wantG);
+    close(G2.dataSync(), wantG.map((v, i) => v + accd[i]));
+    assert.deepEqual(G.shape, [rows, cols]);
+    tf.dispose([y, yNoBias, t, G, G2]);
+    assert.equal(tf.memory().numTensors, before);
+    tf.dispose([W, x, b, d, acc]);
+  });
+}
+
+Deno.test("axpy() and adamUpdate() match the scalar formulas and leave inputs unchanged", () => {
+  const n = 1001;
+  const p = rnd(n, 7), g = rnd(n, 8), m = rnd(n, 9), v = rnd(n, 10).map(Math.abs);
+  const [b1, b2, a, e] = [0.9, 0.999, 1e-3, 1e-8];
+  const tp = tf.tensor1d(p), tg = tf.tensor1d(g), tm = tf.tensor1d(m), tv = tf.tensor1d(v);
+  close(axpy(tp, tg, -0.01).dataSync(), Array.from(p, (pi, i) => pi - 0.01 * g[i]));
+  const [p2, m2, v2] = adamUpdate(tp, tg, { m: tm, v: tv, b1, b2, a, e });
+  const wm = Array.from(m, (mi, i) => b1 * mi + (1 - b1) * g[i]);
+  const wv = Array.from(v, (vi, i) => b2 * vi + (1 - b2) * g[i] * g[i]);
+  close(m2.dataSync(), wm);
+  close(v2.dataSync(), wv);
+  close(p2.dataSync(), Array.from(p, (pi, i) => pi - a * wm[i] / (Math.sqrt(wv[i]) + e)), 1e-6);
+  close(tp.dataSync(), p, 0);
+  close(tm.dataSync(), m, 0);
+});
+
+Deno.test("matVec() has a gradient under TF.js autodiff", () => {
+  const W = tf.tensor2d([[1, 2], [3, 4]]), x = tf.tensor1d([1, -1]);
+  const [gW, gx] = tf.grads((w: tf.Tensor, xx: tf.Tensor) =>
+    tf.sum(matVec(w as tf.Tensor2D, xx as tf.Tensor1D))
+  )([W, x]);
+  assert.deepEqual(Array.from(gW.dataSync()), [1, -1, 1, -1]);
+  assert.deepEqual(Array.from(gx.dataSync()), [4, 6]);
+});
