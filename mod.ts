@@ -15,6 +15,8 @@
  */
 export * from "./lib/autograd.ts";
 export * from "./lib/backend.ts";
+export * from "./lib/checkpoint.ts";
+export * from "./lib/classifier.ts";
 export * from "./lib/display.ts";
 export * from "./lib/gan.ts";
 export * from "./lib/loss.ts";

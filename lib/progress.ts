@@ -22,7 +22,7 @@
 export type ProgressMode = "tty" | "jupyter" | "lines" | "off";
 
 /** Options for {@linkcode progressBar} and {@linkcode progress}. */
-export interface ProgressOptions {
+export interface ProgressBarOptions {
   /** Text before the bar, e.g. `"epoch 1"`. */
   label?: string;
   /** Width of the bar in characters (default 20). */
@@ -185,8 +185,7 @@ export function lineStep(n: number, total: number): number {
 export function inJupyter(): boolean {
   try {
     // Outside the kernel, reading Deno.jupyter throws in Deno 2.x.
-    const jupyter =
-      (Deno as { jupyter?: Partial<typeof Deno.jupyter> }).jupyter;
+    const jupyter = (Deno as { jupyter?: Partial<typeof Deno.jupyter> }).jupyter;
     return typeof jupyter?.broadcast === "function" &&
       typeof jupyter?.display === "function";
   } catch {
@@ -234,7 +233,7 @@ let nextDisplayId = 0;
 /** Creates a progress bar for `total` items (use NaN when the total is unknown). */
 export function progressBar(
   total: number,
-  opts: ProgressOptions = {},
+  opts: ProgressBarOptions = {},
 ): ProgressBar {
   const now = opts.now ?? (() => performance.now());
   const width = opts.width ?? DEFAULT_BAR_WIDTH;
@@ -267,9 +266,7 @@ export function progressBar(
     const data = {
       "text/plain": text,
       "text/html": `<div style="font-family:monospace;white-space:pre">` +
-        (knownTotal(total)
-          ? `<progress value="${fraction}" max="1"></progress> `
-          : "") +
+        (knownTotal(total) ? `<progress value="${fraction}" max="1"></progress> ` : "") +
         escapeHtml(formatLine(s)) + `</div>`,
     };
     const first = !displayed;
@@ -345,17 +342,17 @@ function lengthOf(items: unknown): number {
 /** Yields 0 to `count`-1 while a progress bar counts them. */
 export function progress(
   count: number,
-  opts?: ProgressOptions & { total?: number },
+  opts?: ProgressBarOptions & { total?: number },
 ): Generator<number>;
 /** Yields the items of `items` while a progress bar counts them (the total from `length`/`size`, or `opts.total`). */
 export function progress<T>(
   items: Iterable<T>,
-  opts?: ProgressOptions & { total?: number },
+  opts?: ProgressBarOptions & { total?: number },
 ): Generator<T>;
 /** Yields the items (or 0 to n-1 for a number) while a bar counts them; the bar ends with the loop, also on `break`. */
 export function* progress<T>(
   items: Iterable<T> | number,
-  opts: ProgressOptions & { total?: number } = {},
+  opts: ProgressBarOptions & { total?: number } = {},
 ): Generator<T | number> {
   const total = opts.total ?? lengthOf(items);
   const bar = progressBar(total, opts);

@@ -12,6 +12,7 @@
  */
 
 interface Cell {
+  id?: string;
   cell_type: "code" | "markdown";
   metadata: { tags?: string[] };
   source: string[];
@@ -90,6 +91,8 @@ export function fromPercent(text: string): Notebook {
     );
   }
   flush();
+  // nbformat 4.5 wants a unique id per cell; stable ones keep diffs clean.
+  cells.forEach((c, i) => (c.id = `cell-${i}`));
   return { cells, metadata: DENO_METADATA, nbformat: 4, nbformat_minor: 5 };
 }
 
@@ -114,9 +117,8 @@ export function toPercent(nb: Notebook): string {
 
 /** Code cells joined into one module, for `deno check`. */
 export function codeOf(nb: Notebook): string {
-  return nb.cells.filter((c) => c.cell_type === "code").map((c) =>
-    c.source.join("")
-  ).join("\n\n") + "\n";
+  return nb.cells.filter((c) => c.cell_type === "code").map((c) => c.source.join("")).join("\n\n") +
+    "\n";
 }
 
 async function check(paths: string[]): Promise<number> {
@@ -151,9 +153,7 @@ if (import.meta.main) {
     await Deno.rename(tmp, args[1]);
   } else if (cmd === "check") {
     const paths = args.length ? args : [...Deno.readDirSync("notebooks")]
-      .filter((e) => e.name.endsWith(".ipynb")).map((e) =>
-        `notebooks/${e.name}`
-      ).sort();
+      .filter((e) => e.name.endsWith(".ipynb")).map((e) => `notebooks/${e.name}`).sort();
     Deno.exit(await check(paths));
   } else {
     console.error(
