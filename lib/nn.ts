@@ -274,7 +274,8 @@ export class Linear extends Module {
       // One sample: a fused SIMD matrix-vector product on wasm (lib/simd.ts).
       y = matVec(W as tf.Tensor2D, x as tf.Tensor1D, b as tf.Tensor1D | undefined);
     } else if (x.rank === 2) {
-      const m = tf.matMul(x, W, false, true);
+      // Transposed matMuls fall to a plain non-SIMD loop on wasm (10x slower): transpose first.
+      const m = tf.matMul(x, tf.transpose(W));
       y = b ? tf.add(m, b) : m;
     } else {
       throw new Error(
@@ -291,7 +292,7 @@ export class Linear extends Module {
         addGrad(this.bias, () => dy);
         return [needs[0] ? matVecT(W as tf.Tensor2D, dy as tf.Tensor1D) : null];
       }
-      addGrad(this.weight, () => tf.matMul(dy, x, true, false));
+      addGrad(this.weight, () => tf.matMul(tf.transpose(dy), x));
       addGrad(this.bias, () => tf.sum(dy, 0));
       return [needs[0] ? tf.matMul(dy, W) : null];
     };

@@ -1,0 +1,140 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import {
+  classifierScore,
+  frechetFromStats,
+  labelAccuracy,
+  meanAndCovariance,
+  modeCoverage,
+  sampleGenerator,
+  sqrtmSymmetric,
+  symmetricEigen,
+  traceSqrtProduct,
+} from "./metrics.ts";
+import { Module } from "./nn.ts";
+import { manualSeed } from "./random.ts";
+
+await tf.setBackend("cpu");
+
+const close = (a: number, b: number, tol = 1e-9) =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
+
+/** A stand-in classifier: the label of image i is encoded in its first pixel. */
+class FakeClassifier extends Module {
+  forward(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const label = tf.cast(tf.slice(x, [0, 0], [-1, 1]).reshape([-1]), "int32");
+      // Confident sigmoid-like outputs: 0.9999 for the label, 0.0001 elsewhere.
+      return tf.add(tf.mul(tf.oneHot(label, 10), 0.9998), 0.0001);
+    });
+  }
+}
+
+const imagesOf = (labels: number[]) => {
+  const px = new Float32Array(labels.length * 784);
+  labels.forEach((l, i) => (px[i * 784] = l));
+  return tf.tensor2d(px, [labels.length, 784]);
+};
+
+Deno.test("symmetricEigen() reconstructs a symmetric matrix", () => {
+  const a = [4, 1, 2, 1, 3, 0, 2, 0, 5];
+  const { values, vectors: V } = symmetricEigen(a, 3);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      let s = 0;
+      for (let k = 0; k < 3; k++) s += V[i * 3 + k] * values[k] * V[j * 3 + k];
+      close(s, a[i * 3 + j], 1e-10);
+    }
+  }
+  close(values.reduce((x, y) => x + y, 0), 12, 1e-12);
+});
+
+Deno.test("sqrtmSymmetric() squares back to the matrix", () => {
+  const a = [2, 1, 1, 2];
+  const s = sqrtmSymmetric(a, 2);
+  close(s[0] * s[0] + s[1] * s[2], 2, 1e-10);
+  close(s[0] * s[1] + s[1] * s[3], 1, 1e-10);
+  // Known closed form: sqrt([[2,1],[1,2]]) = [[(sqrt3+1)/2, (sqrt3-1)/2], ...].
+  close(s[0], (Math.sqrt(3) + 1) / 2, 1e-10);
+  close(s[1], (Math.sqrt(3) - 1) / 2, 1e-10);
+});
+
+Deno.test("traceSqrtProduct() matches known matrices", () => {
+  // Diagonal: Tr sqrt(diag(1,4,9) diag(4,1,16)) = 2 + 2 + 12.
+  const c1 = [1, 0, 0, 0, 4, 0, 0, 0, 9], c2 = [4, 0, 0, 0, 1, 0, 0, 0, 16];
+  close(traceSqrtProduct(c1, c2, 3), 16, 1e-10);
+  // Same matrix: Tr sqrt(C^2) = Tr C.
+  const c = [2, 1, 0.5, 1, 3, 0.2, 0.5, 0.2, 1];
+  close(traceSqrtProduct(c, c, 3), 6, 1e-9);
+  // Commuting: C and C^2 give Tr C^1.5 = sum of eigenvalues^1.5.
+  const { values } = symmetricEigen(c, 3);
+  const c2b = new Float64Array(9);
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j < 3; j++) {
+      for (let k = 0; k < 3; k++) c2b[i * 3 + j] += c[i * 3 + k] * c[k * 3 + j];
+    }
+  }
+  close(traceSqrtProduct(c, c2b, 3), values.reduce((s, v) => s + v ** 1.5, 0), 1e-9);
+});
+
+Deno.test("frechetFromStats() is 0 for equal Gaussians and the 1-D formula otherwise", () => {
+  const x = [1, 2, 3, 4, 2, 7, 1, 0];
+  const s = meanAndCovariance(x, 4, 2);
+  close(frechetFromStats(s, s), 0, 1e-9);
+  // 1-D: (m1-m2)^2 + (s1 - s2)^2 for variances s1^2, s2^2.
+  const a = { mean: [1], cov: [4] }, b = { mean: [3], cov: [9] };
+  close(frechetFromStats(a, b), 4 + 1, 1e-12);
+});
+
+Deno.test("meanAndCovariance() matches the n-1 sample covariance", () => {
+  const { mean, cov } = meanAndCovariance([1, 2, 3, 6], 2, 2);
+  assert.deepEqual(Array.from(mean), [2, 4]);
+  assert.deepEqual(Array.from(cov), [2, 4, 4, 8]);
+});
+
+Deno.test("modeCoverage() and classifierScore() tell spread digits from a collapsed generator", () => {
+  const c = new FakeClassifier();
+  const spread = imagesOf(Array.from({ length: 1000 }, (_, i) => i % 10));
+  const collapsed = imagesOf(Array.from({ length: 1000 }, () => 3));
+  const before = tf.memory().numTensors;
+  const cov = modeCoverage(c, spread);
+  assert.equal(cov.covered, 10);
+  assert.deepEqual(cov.counts, Array(10).fill(100));
+  close(cov.entropy, Math.log(10), 1e-12);
+  const one = modeCoverage(c, collapsed);
+  assert.equal(one.covered, 1);
+  assert.equal(one.entropy, 0);
+  const good = classifierScore(c, spread), bad = classifierScore(c, collapsed);
+  assert.ok(good > 9.8 && good <= 10, `${good}`);
+  close(bad, 1, 1e-9);
+  assert.equal(labelAccuracy(c, spread, Array.from({ length: 1000 }, (_, i) => i % 10)), 1);
+  assert.equal(tf.memory().numTensors, before);
+  spread.dispose();
+  collapsed.dispose();
+});
+
+Deno.test("modeCoverage() ignores digits below 1 % of the samples", () => {
+  const c = new FakeClassifier();
+  const labels = Array.from({ length: 1000 }, (_, i) => (i < 5 ? 7 : 2));
+  const images = imagesOf(labels);
+  assert.equal(modeCoverage(c, images).covered, 1);
+  assert.equal(modeCoverage(c, images, { minFraction: 0 }).covered, 2);
+  images.dispose();
+});
+
+Deno.test("sampleGenerator() gives the same samples batched or one by one", () => {
+  class Lin extends Module {
+    forward(x: tf.Tensor): tf.Tensor {
+      return tf.sigmoid(x.rank === 1 ? x.slice(0, 4) : x.slice([0, 0], [-1, 4]));
+    }
+  }
+  manualSeed(1);
+  const a = sampleGenerator(new Lin(), 5, { seedSize: 8 });
+  manualSeed(1);
+  const b = sampleGenerator(new Lin(), 5, { seedSize: 8, batch: false });
+  assert.deepEqual(a.shape, [5, 4]);
+  assert.deepEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
+  a.dispose();
+  b.dispose();
+  assert.throws(() => sampleGenerator(new Lin(), 0), /whole number/);
+});
