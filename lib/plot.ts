@@ -9,22 +9,8 @@
  */
 import * as Plot from "@observablehq/plot";
 import type { Tensor } from "@tensorflow/tfjs";
-import {
-  document,
-  type DomNode,
-  SVG_NS,
-  svgElement,
-  svgMarkup,
-  svgText,
-} from "./_dom.ts";
-import {
-  encodePng,
-  type ImageOptions,
-  svgToPng,
-  toBase64,
-  toRgb,
-  upscale,
-} from "./png.ts";
+import { document, type DomNode, SVG_NS, svgElement, svgMarkup, svgText } from "./_dom.ts";
+import { encodePng, type ImageOptions, svgToPng, toBase64, toRgb, upscale } from "./png.ts";
 
 export type { Cmap, ImageOptions } from "./png.ts";
 
@@ -106,9 +92,7 @@ export class Figure {
   /** A one-line description, e.g. `Figure 800x400 "Loss"`. */
   toString(): string {
     const kind = this.png ? "PNG" : "SVG";
-    return `Figure ${this.width}x${this.height} ${kind}${
-      this.title ? ` "${this.title}"` : ""
-    }`;
+    return `Figure ${this.width}x${this.height} ${kind}${this.title ? ` "${this.title}"` : ""}`;
   }
 
   /** Renders the figure to PNG bytes; `scale` 2 doubles the resolution. */
@@ -325,9 +309,7 @@ export function figure(options: Plot.PlotOptions): Figure {
   }
   rows.push([{ el, width, height }]);
   if (caption !== undefined) rows.push([textBlock(String(caption), width, 11)]);
-  const titleText = title === undefined || title === null
-    ? undefined
-    : String(title);
+  const titleText = title === undefined || title === null ? undefined : String(title);
   const out = rows.length === 1 && !titleText ? el : compose(rows, titleText);
   return new Figure(svgMarkup(out), { title: titleText });
 }
@@ -365,9 +347,13 @@ export function plotProgress(
   } = options;
   checkSize(width, height, "Chart");
   const ylim = options.ylim ?? [0, 1];
-  const domain = typeof ylim === "number"
-    ? [ylim, Math.max(ylim, ...ys.filter(Number.isFinite))]
-    : ylim;
+  // With only a bottom given, the top covers the data and the ticks, as matplotlib's set_yticks does.
+  let top = typeof ylim === "number" ? Math.max(ylim, ...yticks) : ylim[1];
+  // A loop, not Math.max(...ys): long runs have more points than the call stack allows.
+  if (typeof ylim === "number") for (const y of ys) if (Number.isFinite(y) && y > top) top = y;
+  const domain = typeof ylim === "number" ? [ylim, top] : ylim;
+  // Ticks outside the range would be drawn off the chart (and crash resvg's PNG export).
+  const ticks = yticks.filter((t) => t >= domain[0] && t <= domain[1]);
   const index = (_d: number, i: number) => i;
   const marks: Plot.Markish[] = [Plot.frame({ strokeOpacity: 0.3 })];
   if (options.line) {
@@ -395,7 +381,7 @@ export function plotProgress(
     title,
     grid: true,
     x: { domain: [0, Math.max(1, ys.length - 1)], label: null },
-    y: { domain, ticks: yticks, tickFormat: decimals(yticks), label: null },
+    y: { domain, ticks, tickFormat: decimals(ticks), label: null },
     marks,
   });
 }
@@ -411,10 +397,8 @@ function decimals(ticks: number[]): (d: number) => string {
 
 // Integer tick positions 0, step, 2*step... below n, about six of them, like matplotlib.
 function pixelTicks(n: number): number[] {
-  const step =
-    [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((s) =>
-      n / s <= 6
-    ) ?? Math.ceil(n / 6);
+  const step = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000].find((s) => n / s <= 6) ??
+    Math.ceil(n / 6);
   const ticks = [];
   for (let t = 0; t < n; t += step) ticks.push(t);
   return ticks;
@@ -680,14 +664,10 @@ export function linePlot(
     grid: true,
     x: { type: options.logX ? "log" : "linear", label: options.xLabel ?? null },
     y: { type: options.logY ? "log" : "linear", label: options.yLabel ?? null },
-    color: many
-      ? { legend: true, domain: names, scheme: "category10" }
-      : undefined,
+    color: many ? { legend: true, domain: names, scheme: "category10" } : undefined,
     marks: [
       Plot.line(rows, channels),
-      options.marker
-        ? Plot.dot(rows, { ...channels, fill: channels.stroke, r: 2 })
-        : null,
+      options.marker ? Plot.dot(rows, { ...channels, fill: channels.stroke, r: 2 }) : null,
     ],
   });
 }
