@@ -15,13 +15,19 @@
  */
 export * from "./lib/autograd.ts";
 export * from "./lib/backend.ts";
+export * from "./lib/celeba.ts";
 export * from "./lib/checkpoint.ts";
 export * from "./lib/classifier.ts";
 export * from "./lib/display.ts";
+export * from "./lib/face_gan.ts";
+export * from "./lib/faces.ts";
 export * from "./lib/gan.ts";
+export * from "./lib/hdf5.ts";
 export * from "./lib/loss.ts";
 export * from "./lib/memory.ts";
+export * from "./lib/metrics.ts";
 export * from "./lib/mnist.ts";
+export * from "./lib/mnist_gan.ts";
 export * from "./lib/model.ts";
 export * from "./lib/nn.ts";
 export * from "./lib/optim.ts";
@@ -29,3 +35,4 @@ export * from "./lib/plot.ts";
 export * from "./lib/progress.ts";
 export * from "./lib/quick.ts";
 export * from "./lib/random.ts";
+export * from "./lib/simd.ts";

@@ -35,7 +35,8 @@ export const CELEBA_IMAGE: readonly [number, number, number] = [218, 178, 3];
 /** Side of the centre crop the convolutional GAN trains on (book 3.1.7). */
 export const CROP_SIZE = 128;
 /** Length of the generator's random seed. */
-export const SEED_SIZE = 100;
+// The book draws generator seeds of 100 numbers, as in the MNIST GAN.
+const SEED_SIZE = 100;
 /** The book's learning rate for both networks' Adam optimisers. */
 export const FACE_LR = 0.0001;
 /** Feature maps in the convolutional GAN's hidden layers (book: 256). */

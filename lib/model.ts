@@ -16,6 +16,11 @@ export interface LossFunction {
   forward(outputs: tf.Tensor, targets: tf.Tensor): Loss;
 }
 
+/** False on backends whose tensors live on a GPU and can only be read with `await data()`. */
+export function syncReads(): boolean {
+  return tf.getBackend() !== "webgpu";
+}
+
 /** The book records the loss every 10 training calls. */
 export const PROGRESS_EVERY = 10;
 /** The book prints the counter every 10,000 training calls. */
@@ -59,15 +64,32 @@ export class Trainable extends Module {
     return this.model.forward(inputs[0]);
   }
 
+  /** A non-finite loss seen by an asynchronous read, thrown at the next step. */
+  #pendingError: NonFiniteLossError | null = null;
+
   /** Records the loss every `progressEvery` calls and prints every `printEvery`. */
   protected track(loss: Loss): void {
+    if (this.#pendingError) throw this.#pendingError;
     this.counter += 1;
     if (this.counter % this.progressEvery === 0) {
-      const v = loss.item();
-      if (!Number.isFinite(v)) {
-        throw new NonFiniteLossError(this.counter, v, this.constructor.name);
+      if (syncReads()) {
+        const v = loss.item();
+        if (!Number.isFinite(v)) {
+          throw new NonFiniteLossError(this.counter, v, this.constructor.name);
+        }
+        this.progress.push(v);
+      } else {
+        // GPU backends (webgpu) cannot read synchronously: fill the slot when the value arrives.
+        const slot = this.progress.push(NaN) - 1;
+        const step = this.counter;
+        const kept = tf.keep(loss.value.clone());
+        kept.data().then((d) => {
+          this.progress[slot] = d[0];
+          if (!Number.isFinite(d[0]) && !this.#pendingError) {
+            this.#pendingError = new NonFiniteLossError(step, d[0], this.constructor.name);
+          }
+        }).finally(() => kept.dispose());
       }
-      this.progress.push(v);
     }
     if (this.printEvery > 0 && this.counter % this.printEvery === 0) {
       console.log("counter = ", this.counter);
