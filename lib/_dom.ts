@@ -38,10 +38,9 @@ const doc = (parseHTML(
 ) as unknown as { document: MiniDocument }).document;
 
 /** A linkedom document to pass as Plot's `document` option. */
-export const document: NonNullable<PlotOptions["document"]> =
-  doc as unknown as NonNullable<
-    PlotOptions["document"]
-  >;
+export const document: NonNullable<PlotOptions["document"]> = doc as unknown as NonNullable<
+  PlotOptions["document"]
+>;
 
 /** The SVG namespace, which Plot leaves off its root element. */
 export const SVG_NS = "http://www.w3.org/2000/svg";
@@ -77,8 +76,7 @@ export function svgText(
 function trimNumbers(markup: string): string {
   return markup.replace(
     /(\s(?:c?[xy][12]?|r|d|transform|points|width|height|viewBox)=")([^"]*)"/g,
-    (_m, head: string, value: string) =>
-      head + value.replace(/(\d\.\d\d)\d+/g, "$1") + '"',
+    (_m, head: string, value: string) => head + value.replace(/(\d\.\d\d)\d+/g, "$1") + '"',
   );
 }
 

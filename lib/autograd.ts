@@ -22,6 +22,15 @@ interface Node {
 }
 
 const nodes = new WeakMap<tf.Tensor, Node>();
+
+let one: tf.Scalar | null = null;
+
+/** The gradient `backward()` starts a scalar loss from; losses recognise it to skip a multiply. */
+export function seedGradient(): tf.Scalar {
+  // Made on first use, once a backend is chosen (not at import time).
+  if (!one || one.isDisposed) one = tf.keep(tf.scalar(1));
+  return one;
+}
 let enabled = true;
 
 /** True while operations are recorded for `backward()` (the default, as in PyTorch). */
@@ -96,7 +105,8 @@ export function backward(output: tf.Tensor, dy?: tf.Tensor): void {
   visit(root);
   tf.tidy(() => {
     const grads = new Map<Node, tf.Tensor>();
-    grads.set(root, dy ?? tf.onesLike(output));
+    const seed = seedGradient();
+    grads.set(root, dy ?? (output.rank === 0 ? seed : seed.reshape(output.shape)));
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
       const g = grads.get(node);

@@ -193,9 +193,7 @@ export async function readCheckpoint(
   const dataStart = start + hlen;
   if (bytes.length - dataStart !== header.dataBytes) {
     throw fail(
-      `holds ${
-        bytes.length - dataStart
-      } data bytes where ${header.dataBytes} were written`,
+      `holds ${bytes.length - dataStart} data bytes where ${header.dataBytes} were written`,
     );
   }
   const raw = bytes.slice(dataStart);

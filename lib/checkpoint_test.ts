@@ -36,8 +36,7 @@ const t = () => tf.tensor1d([1, 0]);
 const trainN = (m: Net, n: number) => {
   for (let i = 0; i < n; i++) tf.tidy(() => m.train(x(), t()));
 };
-const weights = (m: Net) =>
-  m.parameters().map((p) => Array.from(p.value.dataSync()));
+const weights = (m: Net) => m.parameters().map((p) => Array.from(p.value.dataSync()));
 
 Deno.test("crc32() matches the standard check value", () => {
   assert.equal(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);

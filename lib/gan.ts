@@ -17,7 +17,7 @@ export const BCE_YTICKS = [0, 0.25, 0.5, 1.0, 5.0];
 /** Discriminator: `train(inputs, targets)` as a classifier, with the book's BCE loss chart. */
 export class Discriminator extends Model {
   override plotProgress(options: ProgressOptions = {}): Figure {
-    return super.plotProgress({ ylim: [0], yticks: BCE_YTICKS, ...options });
+    return super.plotProgress({ ylim: 0, yticks: BCE_YTICKS, ...options });
   }
 }
 
@@ -47,7 +47,7 @@ export class Generator extends Trainable {
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {
-    return super.plotProgress({ ylim: [0], yticks: BCE_YTICKS, ...options });
+    return super.plotProgress({ ylim: 0, yticks: BCE_YTICKS, ...options });
   }
 }
 
@@ -71,7 +71,7 @@ export class ConditionalDiscriminator extends Trainable {
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {
-    return super.plotProgress({ ylim: [0], yticks: BCE_YTICKS, ...options });
+    return super.plotProgress({ ylim: 0, yticks: BCE_YTICKS, ...options });
   }
 }
 
@@ -106,7 +106,7 @@ export class ConditionalGenerator extends Trainable {
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {
-    return super.plotProgress({ ylim: [0], yticks: BCE_YTICKS, ...options });
+    return super.plotProgress({ ylim: 0, yticks: BCE_YTICKS, ...options });
   }
 }
 

@@ -3,7 +3,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { backward, record } from "./autograd.ts";
+import { backward, record, seedGradient } from "./autograd.ts";
+import { bceWithGrad, mseWithGrad } from "./simd.ts";
 
 /** A scalar loss that can back-propagate, like a PyTorch loss tensor. */
 export class Loss {
@@ -31,44 +32,31 @@ function checkShapes(
   }
 }
 
+/** Wraps a loss and its precomputed gradient as a recorded node. */
+function lossNode(outputs: tf.Tensor, [loss, grad]: [tf.Scalar, tf.Tensor]): Loss {
+  // loss.backward() starts from exactly 1, so the gradient needs no scaling then.
+  return new Loss(
+    record(loss, [outputs], (dy) => [dy === seedGradient() ? grad : tf.mul(grad, dy)]),
+  );
+}
+
 /** Mean squared error, like `nn.MSELoss()`. */
 export class MSELoss {
   /** mean((outputs - targets)^2). */
   forward(outputs: tf.Tensor, targets: tf.Tensor): Loss {
     checkShapes("MSELoss", outputs, targets);
-    const diff = tf.sub(outputs, targets);
-    const loss = tf.mean(tf.square(diff)) as tf.Scalar;
-    const scale = 2 / outputs.size;
-    return new Loss(
-      record(loss, [outputs], (dy) => [tf.mul(diff, tf.mul(dy, scale))]),
-    );
+    return lossNode(outputs, mseWithGrad(outputs, targets));
   }
 }
 
 /** PyTorch clamps each log term of BCELoss at -100 so a saturated output never gives Infinity. */
 export const BCE_LOG_CLAMP = -100;
-/** PyTorch's BCELoss backward divides by max(y (1 - y), 1e-12). */
-const BCE_GRAD_EPS = 1e-12;
 
 /** Binary cross-entropy on probabilities, like `nn.BCELoss()` (logs clamped at -100). */
 export class BCELoss {
   /** -mean(t log y + (1 - t) log(1 - y)). */
   forward(outputs: tf.Tensor, targets: tf.Tensor): Loss {
     checkShapes("BCELoss", outputs, targets);
-    const logY = tf.maximum(tf.log(outputs), BCE_LOG_CLAMP);
-    const log1mY = tf.maximum(tf.log(tf.sub(1, outputs)), BCE_LOG_CLAMP);
-    const loss = tf.neg(
-      tf.mean(
-        tf.add(tf.mul(targets, logY), tf.mul(tf.sub(1, targets), log1mY)),
-      ),
-    ) as tf.Scalar;
-    const n = outputs.size;
-    return new Loss(record(loss, [outputs], (dy) => {
-      const denom = tf.maximum(
-        tf.mul(outputs, tf.sub(1, outputs)),
-        BCE_GRAD_EPS,
-      );
-      return [tf.mul(tf.div(tf.sub(outputs, targets), denom), tf.div(dy, n))];
-    }));
+    return lossNode(outputs, bceWithGrad(outputs, targets));
   }
 }

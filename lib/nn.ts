@@ -10,7 +10,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackwardFn, record } from "./autograd.ts";
 import { uniformArray } from "./random.ts";
-import { matVec, matVecT, outer } from "./simd.ts";
+import {
+  layerNorm,
+  layerNormGrad,
+  leakyReluGrad,
+  matVec,
+  matVecT,
+  outer,
+  sigmoidGrad,
+} from "./simd.ts";
 
 /** A trainable tensor and its accumulated gradient, like `nn.Parameter`. */
 export class Parameter {
@@ -305,7 +313,7 @@ export class Sigmoid extends Module {
   /** Elementwise 1 / (1 + e^-x). */
   forward(x: tf.Tensor): tf.Tensor {
     const y = tf.sigmoid(x);
-    return record(y, [x], (dy) => [tf.mul(dy, tf.mul(y, tf.sub(1, y)))]);
+    return record(y, [x], (dy) => [sigmoidGrad(y, dy)]);
   }
 }
 
@@ -337,8 +345,7 @@ export class LeakyReLU extends Module {
   forward(x: tf.Tensor): tf.Tensor {
     const y = tf.leakyRelu(x, this.negativeSlope);
     const s = this.negativeSlope;
-    // x > 0 ? 1 : slope, from step(x, alpha) in one kernel.
-    return record(y, [x], (dy) => [tf.mul(dy, tf.step(x, s))]);
+    return record(y, [x], (dy) => [leakyReluGrad(x, dy, s)]);
   }
 }
 
@@ -403,25 +410,13 @@ export class LayerNorm extends Module {
         `LayerNorm(${n}) got input of shape [${x.shape}]: the last dimension must be ${n}`,
       );
     }
-    const axis = x.rank - 1;
-    const { mean, variance } = tf.moments(x, axis, true);
-    const rstd = tf.rsqrt(tf.add(variance, this.eps));
-    const xhat = tf.mul(tf.sub(x, mean), rstd);
-    const y = tf.add(tf.mul(xhat, this.weight.value), this.bias.value);
     const W = this.weight.value;
+    const [y, xhat, rstd] = layerNorm(x, W, this.bias.value, this.eps);
     return record(y, [x], (dy, needs) => {
-      const lead = x.rank === 1 ? [] : [0];
-      addGrad(
-        this.weight,
-        () => lead.length ? tf.sum(tf.mul(dy, xhat), 0) : tf.mul(dy, xhat),
-      );
-      addGrad(this.bias, () => lead.length ? tf.sum(dy, 0) : dy);
-      if (!needs[0]) return [null];
-      // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * weight
-      const g = tf.mul(dy, W);
-      const meanG = tf.mean(g, axis, true);
-      const meanGX = tf.mean(tf.mul(g, xhat), axis, true);
-      return [tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)))];
+      const [dx, dw, db] = layerNormGrad(dy, xhat, rstd, W);
+      addGrad(this.weight, () => dw);
+      addGrad(this.bias, () => db);
+      return [needs[0] ? dx : null];
     }, true);
   }
 }

@@ -35,9 +35,7 @@ Deno.test("Adam.step() matches PyTorch's update rule over several steps", () => 
     opt.step();
   });
   const got = p.value.dataSync();
-  ref.forEach((r, i) =>
-    assert.ok(Math.abs(got[i] - r) < 1e-6, `${got[i]} vs ${r}`)
-  );
+  ref.forEach((r, i) => assert.ok(Math.abs(got[i] - r) < 1e-6, `${got[i]} vs ${r}`));
   assert.equal(opt.stepCount, 3);
 });
 

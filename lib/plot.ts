@@ -350,7 +350,7 @@ export function plotProgress(
   // With only a bottom given, the top covers the data and the ticks, as matplotlib's set_yticks does.
   let top = typeof ylim === "number" ? Math.max(ylim, ...yticks) : ylim[1];
   // A loop, not Math.max(...ys): long runs have more points than the call stack allows.
-  if (typeof ylim === "number") for (const y of ys) if (Number.isFinite(y) && y > top) top = y;
+  if (typeof ylim === "number") { for (const y of ys) if (Number.isFinite(y) && y > top) top = y; }
   const domain = typeof ylim === "number" ? [ylim, top] : ylim;
   // Ticks outside the range would be drawn off the chart (and crash resvg's PNG export).
   const ticks = yticks.filter((t) => t >= domain[0] && t <= domain[1]);

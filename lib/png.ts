@@ -167,9 +167,7 @@ export function toRgb(
   const k = hi > lo ? 255 / (hi - lo) : 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    const j = Number.isNaN(v)
-      ? 0
-      : Math.round(Math.min(255, Math.max(0, (v - lo) * k))) * 3;
+    const j = Number.isNaN(v) ? 0 : Math.round(Math.min(255, Math.max(0, (v - lo) * k))) * 3;
     out[i * 3] = lut[j];
     out[i * 3 + 1] = lut[j + 1];
     out[i * 3 + 2] = lut[j + 2];

@@ -31,8 +31,7 @@ Deno.test("toBase64() matches btoa for short and long inputs", () => {
 });
 
 Deno.test("svgToPng() renders shapes at their colours on a white background", async () => {
-  const svg =
-    `<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10">` +
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10">` +
     `<rect x="10" width="10" height="10" fill="#ff0000"/></svg>`;
   const img = decodePng(await svgToPng(svg));
   assert.deepEqual([img.width, img.height], [20, 10]);

@@ -67,7 +67,18 @@ export const SIMD_KERNELS = {
   outer: "MyoganOuter",
   axpy: "MyoganAxpy",
   adam: "MyoganAdam",
+  sigmoidGrad: "MyoganSigmoidGrad",
+  leakyGrad: "MyoganLeakyGrad",
+  layerNorm: "MyoganLayerNorm",
+  layerNormGrad: "MyoganLayerNormGrad",
+  bce: "MyoganBce",
+  mse: "MyoganMse",
 } as const;
+
+/** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
+function view(b: WasmBackendLike, t: tf.TensorInfo): Float32Array {
+  return new Float32Array(b.wasm.asm.memory.buffer, off(b, t), sizeOf(t));
+}
 
 let registered = false;
 
@@ -135,7 +146,115 @@ export function registerSimdKernels(): void {
     );
     return [p2, m2, v2];
   });
-  // The forward product can sit under TF.js's own autodiff (tf.grad of a model).
+  // Small-vector work (activations' gradients, LayerNorm, losses) is a handful of
+  // numbers per sample: plain JS loops over heap views beat several generic kernels.
+  reg(SIMD_KERNELS.sigmoidGrad, (b, { y, dy }) => {
+    const out = b.makeOutput(y.shape, "float32");
+    const [Y, D, O] = [view(b, y), view(b, dy), view(b, out)];
+    for (let i = 0; i < O.length; i++) O[i] = D[i] * Y[i] * (1 - Y[i]);
+    return out;
+  });
+  reg(SIMD_KERNELS.leakyGrad, (b, { x, dy }, { slope }) => {
+    const out = b.makeOutput(x.shape, "float32");
+    const [X, D, O] = [view(b, x), view(b, dy), view(b, out)];
+    const s = slope as number;
+    for (let i = 0; i < O.length; i++) O[i] = X[i] > 0 ? D[i] : D[i] * s;
+    return out;
+  });
+  reg(SIMD_KERNELS.layerNorm, (b, { x, w, bias }, { eps }) => {
+    const n = x.shape[x.shape.length - 1], rows = sizeOf(x) / n;
+    const y = b.makeOutput(x.shape, "float32"), xhat = b.makeOutput(x.shape, "float32");
+    const rstd = b.makeOutput([rows], "float32");
+    const [X, W, B, Y, H, R] = [x, w, bias, y, xhat, rstd].map((t) => view(b, t));
+    for (let r = 0; r < rows; r++) {
+      const o = r * n;
+      let mean = 0;
+      for (let i = 0; i < n; i++) mean += X[o + i];
+      mean /= n;
+      let v = 0;
+      for (let i = 0; i < n; i++) v += (X[o + i] - mean) ** 2;
+      const rs = 1 / Math.sqrt(v / n + (eps as number));
+      R[r] = rs;
+      for (let i = 0; i < n; i++) {
+        const h = (X[o + i] - mean) * rs;
+        H[o + i] = h;
+        Y[o + i] = h * W[i] + B[i];
+      }
+    }
+    return [y, xhat, rstd];
+  });
+  reg(SIMD_KERNELS.layerNormGrad, (b, { dy, xhat, rstd, w }) => {
+    const n = dy.shape[dy.shape.length - 1], rows = sizeOf(dy) / n;
+    const dx = b.makeOutput(dy.shape, "float32");
+    const dw = b.makeOutput([n], "float32"), db = b.makeOutput([n], "float32");
+    const [D, H, R, W, DX, DW, DB] = [dy, xhat, rstd, w, dx, dw, db].map((t) => view(b, t));
+    DW.fill(0);
+    DB.fill(0);
+    for (let r = 0; r < rows; r++) {
+      const o = r * n;
+      let mg = 0, mgx = 0;
+      for (let i = 0; i < n; i++) {
+        const g = D[o + i] * W[i];
+        mg += g;
+        mgx += g * H[o + i];
+        DW[i] += D[o + i] * H[o + i];
+        DB[i] += D[o + i];
+      }
+      mg /= n;
+      mgx /= n;
+      for (let i = 0; i < n; i++) DX[o + i] = R[r] * (D[o + i] * W[i] - mg - H[o + i] * mgx);
+    }
+    return [dx, dw, db];
+  });
+  reg(SIMD_KERNELS.bce, (b, { y, t }) => {
+    const loss = b.makeOutput([], "float32"), grad = b.makeOutput(y.shape, "float32");
+    const [Y, T, L, G] = [y, t, loss, grad].map((u) => view(b, u));
+    const n = Y.length;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const yi = Y[i], ti = T[i];
+      sum += ti * Math.max(Math.log(yi), -100) + (1 - ti) * Math.max(Math.log(1 - yi), -100);
+      G[i] = (yi - ti) / Math.max(yi * (1 - yi), 1e-12) / n;
+    }
+    L[0] = -sum / n;
+    return [loss, grad];
+  });
+  reg(SIMD_KERNELS.mse, (b, { y, t }) => {
+    const loss = b.makeOutput([], "float32"), grad = b.makeOutput(y.shape, "float32");
+    const [Y, T, L, G] = [y, t, loss, grad].map((u) => view(b, u));
+    const n = Y.length;
+    let sum = 0;
+    for (let i = 0; i < n; i++) {
+      const d = Y[i] - T[i];
+      sum += d * d;
+      G[i] = (2 * d) / n;
+    }
+    L[0] = sum / n;
+    return [loss, grad];
+  });
+  // The fused forward kernels can sit under TF.js's own autodiff (tf.grad of a model).
+  tf.registerGradient({
+    kernelName: SIMD_KERNELS.layerNorm,
+    inputsToSave: ["w"],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      const dy = (dys as tf.Tensor[])[0];
+      const [w, xhat, rstd] = saved;
+      const [dx, dw, db] = layerNormGrad(dy, xhat, rstd, w);
+      return { x: () => dx, w: () => dw, bias: () => db };
+    },
+  });
+  for (const name of [SIMD_KERNELS.bce, SIMD_KERNELS.mse]) {
+    tf.registerGradient({
+      kernelName: name,
+      outputsToSave: [false, true],
+      gradFunc: (dys, saved) => {
+        const dLoss = (dys as tf.Tensor[])[0];
+        return { y: () => tf.mul(saved[0], dLoss) };
+      },
+    });
+  }
+  // So can the forward product can sit under TF.js's own autodiff (tf.grad of a model).
   tf.registerGradient({
     kernelName: SIMD_KERNELS.matVec,
     inputsToSave: ["W", "x"],
@@ -215,5 +334,96 @@ export function adamUpdate(
     const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
     const p2 = tf.sub(p, tf.div(tf.mul(m2, a), tf.add(tf.sqrt(v2), e)));
     return [p2, m2, v2];
+  });
+}
+
+/** `dy * y * (1 - y)`: the sigmoid's input gradient from its output. */
+export function sigmoidGrad(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.sigmoidGrad, { y, dy }) as tf.Tensor;
+  return tf.tidy(() => tf.mul(dy, tf.mul(y, tf.sub(1, y))));
+}
+
+/** `dy` where x > 0, else `slope * dy`: the leaky ReLU's input gradient. */
+export function leakyReluGrad(x: tf.Tensor, dy: tf.Tensor, slope: number): tf.Tensor {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.leakyGrad, { x, dy }, { slope }) as tf.Tensor;
+  }
+  return tf.tidy(() => tf.mul(dy, tf.step(x, slope)));
+}
+
+/** Layer normalisation over the last axis: returns [y, xhat, rstd per row]. */
+export function layerNorm(
+  x: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  eps: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.layerNorm, { x, w, bias }, { eps }) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  }
+  return tf.tidy(() => {
+    const axis = x.rank - 1;
+    const { mean, variance } = tf.moments(x, axis, true);
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(tf.sub(x, mean), rstd);
+    return [tf.add(tf.mul(xhat, w), bias), xhat, rstd.reshape([-1])];
+  });
+}
+
+/** LayerNorm's backward: returns [dx, dweight, dbias] (parameter gradients summed over rows). */
+export function layerNormGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  rstd: tf.Tensor,
+  w: tf.Tensor,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.layerNormGrad, { dy, xhat, rstd, w }) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  }
+  return tf.tidy(() => {
+    const axis = dy.rank - 1;
+    const n = dy.shape[axis];
+    const rows = dy.size / n;
+    const d2 = dy.reshape([rows, n]), h2 = xhat.reshape([rows, n]);
+    const g = tf.mul(d2, w);
+    const meanG = tf.mean(g, 1, true);
+    const meanGX = tf.mean(tf.mul(g, h2), 1, true);
+    const dx = tf.mul(rstd.reshape([rows, 1]), tf.sub(tf.sub(g, meanG), tf.mul(h2, meanGX)));
+    return [dx.reshape(dy.shape), tf.sum(tf.mul(d2, h2), 0), tf.sum(d2, 0)];
+  });
+}
+
+/** PyTorch's BCELoss (mean, logs clamped at -100) and its gradient: returns [loss, dL/dy]. */
+export function bceWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.bce, { y, t }) as [tf.Scalar, tf.Tensor];
+  }
+  return tf.tidy(() => {
+    const logY = tf.maximum(tf.log(y), -100);
+    const log1mY = tf.maximum(tf.log(tf.sub(1, y)), -100);
+    const loss = tf.neg(
+      tf.mean(tf.add(tf.mul(t, logY), tf.mul(tf.sub(1, t), log1mY))),
+    ) as tf.Scalar;
+    const denom = tf.maximum(tf.mul(y, tf.sub(1, y)), 1e-12);
+    return [loss, tf.div(tf.div(tf.sub(y, t), denom), y.size)];
+  });
+}
+
+/** Mean squared error and its gradient: returns [loss, dL/dy]. */
+export function mseWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.mse, { y, t }) as [tf.Scalar, tf.Tensor];
+  }
+  return tf.tidy(() => {
+    const diff = tf.sub(y, t);
+    return [tf.mean(tf.square(diff)) as tf.Scalar, tf.mul(diff, 2 / y.size)];
   });
 }

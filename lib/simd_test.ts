@@ -2,7 +2,20 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import { SIMD_WASM_BASE64 } from "./_simd_wasm.ts";
-import { adamUpdate, axpy, matVec, matVecT, outer, simdActive } from "./simd.ts";
+import {
+  adamUpdate,
+  axpy,
+  bceWithGrad,
+  layerNorm,
+  layerNormGrad,
+  leakyReluGrad,
+  matVec,
+  matVecT,
+  mseWithGrad,
+  outer,
+  sigmoidGrad,
+  simdActive,
+} from "./simd.ts";
 import { assemble, render } from "../scripts/build_simd.ts";
 
 await tf.setBackend("wasm");
@@ -99,4 +112,28 @@ Deno.test("matVec() has a gradient under TF.js autodiff", () => {
   )([W, x]);
   assert.deepEqual(Array.from(gW.dataSync()), [1, -1, 1, -1]);
   assert.deepEqual(Array.from(gx.dataSync()), [4, 6]);
+});
+
+Deno.test("fused loss and activation kernels on wasm match the TF.js ops on cpu", async () => {
+  const y = [0.9, 0.1, 0.5, 0, 1, 0.3], t = [1, 1, 0, 1, 0, 0.5], x = [-2, -0.5, 0, 0.25, 3, -7];
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    return tf.tidy(() => {
+      const [ty, tt, tx] = [tf.tensor1d(y), tf.tensor1d(t), tf.tensor1d(x)];
+      const [bl, bg] = bceWithGrad(ty, tt);
+      const [ml, mg] = mseWithGrad(ty, tt);
+      const w = tf.tensor1d([1, 2, 0.5, -1, 3, 0.1]), b = tf.tensor1d([0, 1, 0, -1, 0, 2]);
+      const [ln, xhat, rstd] = layerNorm(tx.reshape([2, 3]), w.slice(0, 3), b.slice(0, 3), 1e-5);
+      const [dx, dw, db] = layerNormGrad(tty(ty), xhat, rstd, w.slice(0, 3));
+      return [bl, bg, ml, mg, sigmoidGrad(ty, tx), leakyReluGrad(tx, ty, 0.02), ln, dx, dw, db]
+        .map((r) => Array.from(r.dataSync()));
+    });
+  };
+  const tty = (v: tf.Tensor) => v.reshape([2, 3]);
+  const wasm = await run("wasm");
+  const cpu = await run("cpu");
+  await tf.setBackend("wasm");
+  wasm.forEach((got, i) => close(got, cpu[i], 1e-5));
+  // BCE clamps: y = 0 with t = 1 and y = 1 with t = 0 cost 100 each, never Infinity.
+  assert.ok(Number.isFinite(wasm[0][0]) && wasm[1].every(Number.isFinite));
 });
