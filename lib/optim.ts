@@ -105,10 +105,15 @@ export class Adam extends Optimizer {
           e,
         });
         p.assign(p2);
-        this.#m[i].dispose();
-        this.#v[i].dispose();
-        this.#m[i] = tf.keep(m2);
-        this.#v[i] = tf.keep(v2);
+        // On wasm the moments were updated in place and come back as the same tensors.
+        if (m2 !== this.#m[i]) {
+          this.#m[i].dispose();
+          this.#m[i] = tf.keep(m2);
+        }
+        if (v2 !== this.#v[i]) {
+          this.#v[i].dispose();
+          this.#v[i] = tf.keep(v2);
+        }
       });
     });
   }

@@ -129,22 +129,24 @@ export function registerSimdKernels(): void {
     return out;
   });
   reg(SIMD_KERNELS.adam, (b, { p, g, m, v }, { b1, b2, a, e }) => {
-    const [p2, m2, v2] = [p, m, v].map((t) => b.makeOutput(t.shape, "float32"));
+    // The moments belong to the optimiser alone, so they are updated in place; the
+    // parameter gets a fresh buffer, since XNNPACK may cache packed weights by tensor id.
+    const p2 = b.makeOutput(p.shape, "float32");
     kernelsFor(b).adam(
       off(b, p),
       off(b, g),
       off(b, m),
       off(b, v),
       off(b, p2),
-      off(b, m2),
-      off(b, v2),
+      off(b, m),
+      off(b, v),
       sizeOf(p),
       b1 as number,
       b2 as number,
       a as number,
       e as number,
     );
-    return [p2, m2, v2];
+    return p2;
   });
   // Small-vector work (activations' gradients, LayerNorm, losses) is a handful of
   // numbers per sample: plain JS loops over heap views beat several generic kernels.
@@ -315,7 +317,10 @@ export function axpy<T extends tf.Tensor>(p: T, g: tf.Tensor, a: number): T {
   return tf.tidy(() => tf.add(p, tf.mul(g, a)) as T);
 }
 
-/** Adam's update as one pass: returns new [p, m, v]; `a` and `e` carry the bias corrections. */
+/**
+ * Adam's update as one pass: returns new [p, m, v]; `a` and `e` carry the bias corrections.
+ * On wasm the returned m and v are the given tensors, updated in place.
+ */
 export function adamUpdate(
   p: tf.Tensor,
   g: tf.Tensor,
@@ -323,11 +328,8 @@ export function adamUpdate(
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const { m, v, b1, b2, a, e } = state;
   if (simdActive()) {
-    return tf.engine().runKernel(SIMD_KERNELS.adam, { p, g, m, v }, { b1, b2, a, e }) as [
-      tf.Tensor,
-      tf.Tensor,
-      tf.Tensor,
-    ];
+    const p2 = tf.engine().runKernel(SIMD_KERNELS.adam, { p, g, m, v }, { b1, b2, a, e });
+    return [p2 as tf.Tensor, m, v];
   }
   return tf.tidy(() => {
     const m2 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
