@@ -13,11 +13,13 @@
  * ```
  * @module
  */
+export * from "./lib/appendix.ts";
 export * from "./lib/autograd.ts";
 export * from "./lib/backend.ts";
 export * from "./lib/celeba.ts";
 export * from "./lib/checkpoint.ts";
 export * from "./lib/classifier.ts";
+export * from "./lib/cnn.ts";
 export * from "./lib/display.ts";
 export * from "./lib/face_gan.ts";
 export * from "./lib/faces.ts";
