@@ -12,7 +12,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import os from "node:os";
-import "@tensorflow/tfjs-backend-wasm";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmConvKernels } from "./wasm_conv.ts";
 
 /** Environment variable holding an ordered, comma-separated list of backends to try. */
@@ -76,15 +76,19 @@ export function parseBackendOrder(list: string | string[]): BackendName[] {
   return names as BackendName[];
 }
 
-function envOrder(): string | undefined {
-  if (!granted({ name: "env", variable: BACKEND_ENV })) return undefined;
+function readEnv(name: string): string | undefined {
+  if (!granted({ name: "env", variable: name })) return undefined;
   try {
-    const v = Deno.env.get(BACKEND_ENV);
+    const v = Deno.env.get(name);
     return v === undefined || v.trim() === "" ? undefined : v;
   } catch {
-    // No --allow-env: the default order applies.
+    // No --allow-env: the defaults apply.
     return undefined;
   }
+}
+
+function envOrder(): string | undefined {
+  return readEnv(BACKEND_ENV);
 }
 
 /** Chooses and initialises a TF.js backend explicitly (idempotent); see the module doc. */
@@ -175,7 +179,17 @@ async function setBackend(name: string): Promise<boolean> {
   }
 }
 
+/** Folder holding tfjs-backend-wasm's .wasm files, for bundled scripts run without node_modules. */
+export const WASM_DIR_ENV = "TFJS_WASM_DIR";
+
 async function tryWasm(): Promise<Outcome> {
+  const dir = readEnv(WASM_DIR_ENV);
+  if (dir) {
+    setWasmPaths(dir.endsWith("/") ? dir : dir + "/");
+    // Emscripten's loader reads CommonJS's __dirname, which a bundled ES module lacks.
+    const g = globalThis as { __dirname?: string };
+    g.__dirname ??= dir;
+  }
   if (!(await setBackend("wasm"))) {
     return "wasm backend failed to start: run deno with --allow-read (it loads its .wasm file from node_modules)";
   }
