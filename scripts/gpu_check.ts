@@ -162,29 +162,44 @@ if (import.meta.main) {
     // The cpu backend's 256-map convolutions take minutes: compare it on a narrower network.
     const features = other === "cpu" ? 8 : undefined;
     const seed = 7;
-    await initBackend({ order: [other], log: () => {} });
-    const a = await convSnapshot(steps, seed, features);
-    await initBackend({ order: ["wasm"], log: () => {} });
-    const b = await convSnapshot(steps, seed, features);
-    const d = compare(a, b);
-    // Adam moves a parameter whose gradient is near zero by up to lr per step either way,
-    // so float rounding that flips such a gradient's sign costs up to 2 lr per step.
+    const snapshots = async (backend: BackendName) => {
+      await initBackend({ order: [backend], log: () => {} });
+      return [await convSnapshot(0, seed, features), await convSnapshot(steps, seed, features)];
+    };
+    const [a0, a] = await snapshots(other);
+    const [b0, b] = await snapshots("wasm");
+    // Before any update the two backends compute the same function: forward outputs must agree
+    // to float rounding. After Adam steps, a near-zero gradient whose sign differs by rounding
+    // moves its parameter by up to lr either way, and that shows in G's 49k outputs: looser.
+    const d0 = compare(a0, b0), d = compare(a, b);
     const paramTolerance = tolerance + 2 * FACE_LR * steps;
-    ok = d.params <= paramTolerance && d.gOutput <= tolerance && d.dOutput <= tolerance;
+    const trainedTolerance = 20 * tolerance;
+    const okInit = d0.gOutput <= tolerance && d0.dOutput <= tolerance;
+    const okTrained = d.params <= paramTolerance && d.gOutput <= trainedTolerance &&
+      d.dOutput <= trainedTolerance;
+    ok = okInit && okTrained;
     console.log(
       `\n## Agreement: ${other} vs wasm, conv GAN${
         features ? ` (${features} feature maps)` : ""
-      }, ${steps} iterations from seed ${seed}\n`,
+      }, from seed ${seed}\n`,
     );
-    console.log("| max abs difference | value |\n|---|---|");
     console.log(
-      `| parameters (tolerance ${paramTolerance.toExponential(1)}) | ${
-        d.params.toExponential(2)
-      } |`,
+      "| max abs difference | untrained (tolerance) | after " + steps +
+        " iterations (tolerance) |\n|---|---|---|",
     );
-    console.log(`| G output (128x128x3) | ${d.gOutput.toExponential(2)} |`);
-    console.log(`| D output | ${d.dOutput.toExponential(2)} |`);
-    console.log(`\n${ok ? "PASS" : "FAIL"} (tolerance ${tolerance})`);
+    const e = (x: number) => x.toExponential(2);
+    console.log(`| parameters | ${e(d0.params)} | ${e(d.params)} (${e(paramTolerance)}) |`);
+    console.log(
+      `| G output (128x128x3) | ${e(d0.gOutput)} (${e(tolerance)}) | ${e(d.gOutput)} (${
+        e(trainedTolerance)
+      }) |`,
+    );
+    console.log(
+      `| D output | ${e(d0.dOutput)} (${e(tolerance)}) | ${e(d.dOutput)} (${
+        e(trainedTolerance)
+      }) |`,
+    );
+    console.log(`\n${ok ? "PASS" : "FAIL"}`);
   }
   Deno.exit(ok ? 0 : 1);
 }

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the packed GPU check (scripts/pack_gpu_check.sh) on a GPU machine, from the repo root:
+#   bash .gpu/run.sh
+# Vulkan and EGL loaders, if the machine lacks them, can be carried as Debian packages in .gl/
+# (apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2).
+set -u
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
+ldconfig 2>/dev/null
+icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
+egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+nvidia-smi -L 2>&1 | head -2
+xz -dc "$here/deno.xz" > /tmp/deno && chmod +x /tmp/deno
+/tmp/deno --version | head -1
+cd "$here"
+export TFJS_WASM_DIR=$PWD NO_COLOR=1
+timeout 420 /tmp/deno run -A gpu_check.js --backends webgpu,wasm --iters 3 --check-steps 2
+echo "exit $?"
