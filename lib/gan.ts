@@ -26,6 +26,9 @@ export class Discriminator extends Model {
  * output through D into G, and steps only G's optimiser.
  */
 export class Generator extends Trainable {
+  /** The book's generator does not print its counter. */
+  override printEvery = 0;
+
   /** One generator step: D judges G(inputs) against `targets` (the book uses 1.0). */
   train(D: Trainable, inputs: tf.Tensor, targets: tf.Tensor): void {
     tf.tidy(() => {
@@ -77,6 +80,9 @@ export class ConditionalDiscriminator extends Trainable {
 
 /** Conditional generator: the label is concatenated to the seed. */
 export class ConditionalGenerator extends Trainable {
+  /** The book's generator does not print its counter. */
+  override printEvery = 0;
+
   /** G(seed, label) = model(cat(seed, label)). */
   override forward(seed: tf.Tensor, labels: tf.Tensor): tf.Tensor {
     return this.model.forward(cat([seed, labels]));
