@@ -139,3 +139,14 @@ Deno.test("fused loss and activation kernels on wasm match the TF.js ops on cpu"
   // BCE clamps: y = 0 with t = 1 and y = 1 with t = 0 cost 100 each, never Infinity.
   assert.ok(Number.isFinite(wasm[0][0]) && wasm[1].every(Number.isFinite));
 });
+
+Deno.test("adamUpdate() flushes subnormal moments to zero instead of computing with them", () => {
+  const p = tf.tensor1d([1, 1, 1, 1, 1]), g = tf.tensor1d([0, 0, 0, 0, 1e-3]);
+  // 1e-38 * 0.9 is subnormal; 1e-30 * 0.9 is not.
+  const m = tf.tensor1d([1e-38, -1e-38, 1e-30, 0, 0]), v = tf.tensor1d([1e-38, 0, 1e-30, 0, 0]);
+  adamUpdate(p, g, { m, v, b1: 0.9, b2: 0.999, a: 1e-3, e: 1e-8 });
+  const md = m.dataSync(), vd = v.dataSync();
+  assert.deepEqual([md[0], md[1], vd[0]], [0, 0, 0]);
+  assert.ok(Math.abs(md[2] - 0.9e-30) < 1e-36 && Math.abs(vd[2] - 0.999e-30) < 1e-36);
+  assert.ok(md[4] > 0 && vd[4] > 0);
+});
