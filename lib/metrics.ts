@@ -47,6 +47,8 @@ export interface ClassifierOptions {
   train?: boolean;
   /** Print what it does (default true). */
   verbose?: boolean;
+  /** Training images when it trains (default all 60,000; a few thousand in quick mode). */
+  limit?: number;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -88,7 +90,7 @@ export async function getMnistClassifier(opts: ClassifierOptions = {}): Promise<
         "does not exist: call getMnistClassifier() without train: false to train it (one epoch, a few minutes)",
       );
     }
-    const limit = QUICK ? QUICK_CLASSIFIER_SAMPLES : Infinity;
+    const limit = opts.limit ?? (QUICK ? QUICK_CLASSIFIER_SAMPLES : Infinity);
     const train = await MnistDataset.load(MNIST_TRAIN_CSV);
     const n = Math.min(train.length, limit);
     log(`Training the book's combined MNIST classifier on ${n} images for 1 epoch -> ${path}`);

@@ -2,7 +2,9 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import {
   classifierScore,
+  frechetDistance,
   frechetFromStats,
+  getMnistClassifier,
   labelAccuracy,
   meanAndCovariance,
   modeCoverage,
@@ -137,4 +139,46 @@ Deno.test("sampleGenerator() gives the same samples batched or one by one", () =
   a.dispose();
   b.dispose();
   assert.throws(() => sampleGenerator(new Lin(), 0), /whole number/);
+});
+
+Deno.test({
+  name: "metrics separate real MNIST digits from a collapsed generator with a trained classifier",
+  fn: async () => {
+    const { MnistDataset, MNIST_TEST_CSV } = await import("./mnist.ts");
+    const { initBackend } = await import("./backend.ts");
+    const before = tf.getBackend();
+    // Training a classifier takes seconds on wasm and minutes on the plain-JS cpu backend.
+    await initBackend({ order: ["wasm"], verbose: false });
+    const dir = await Deno.makeTempDir();
+    try {
+      const classifier = await getMnistClassifier({
+        path: `${dir}/c.ckpt`,
+        limit: 4000,
+        verbose: false,
+      });
+      const test = await MnistDataset.load(MNIST_TEST_CSV, { limit: 1000 });
+      const n = 500;
+      const real = tf.tensor2d(test.images.slice(0, n * 784), [n, 784]);
+      const other = tf.tensor2d(test.images.slice(n * 784, 2 * n * 784), [n, 784]);
+      // A collapsed generator: the first "1" in the test set, repeated.
+      const one = test.labels.indexOf(1);
+      const collapsed = tf.tile(tf.tensor2d(test.image(one), [1, 784]), [n, 1]) as tf.Tensor2D;
+      const realCov = modeCoverage(classifier, real), colCov = modeCoverage(classifier, collapsed);
+      assert.equal(realCov.covered, 10);
+      assert.ok(realCov.entropy > 2.1, `real entropy ${realCov.entropy}`);
+      assert.equal(colCov.covered, 1);
+      assert.ok(colCov.entropy < 1e-9);
+      const realScore = classifierScore(classifier, real);
+      assert.ok(realScore > 5, `real score ${realScore}`);
+      assert.ok(classifierScore(classifier, collapsed) < 1.01);
+      const fidReal = frechetDistance(classifier, real, other);
+      const fidCollapsed = frechetDistance(classifier, real, collapsed);
+      assert.ok(fidCollapsed > 5 * fidReal, `FID real ${fidReal}, collapsed ${fidCollapsed}`);
+      tf.dispose([real, other, collapsed]);
+      classifier.dispose();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await tf.setBackend(before);
+    }
+  },
 });
