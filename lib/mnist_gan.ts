@@ -184,8 +184,11 @@ export async function trainEpoch(
       if (opts.shouldStop?.()) return { step, steps, stopped: true };
       const from = step * batchSize;
       const b = Math.min(batchSize, n - from);
-      const { real, fake } = targetsFor(b);
+      // Full-size targets are made once and kept; a short last batch makes its own in the tidy.
+      const kept = b === batchSize ? targetsFor(b) : null;
       tf.tidy(() => {
+        const shape = batchSize === 1 ? [1] : [b, 1];
+        const { real, fake } = kept ?? { real: tf.ones(shape), fake: tf.zeros(shape) };
         let image: tf.Tensor;
         if (batchSize === 1) {
           image = tf.tensor1d(dataset.image(order[from]).slice());

@@ -55,12 +55,16 @@ Deno.test("trainEpoch() batched counts one step per batch, the last one smaller"
   await trainEpoch(D, G, data, { batchSize: 8, limit: 8 });
   const before = tf.memory().numTensors;
   const seen: number[] = [];
+  const live: number[] = [];
   const r = await trainEpoch(D, G, data, {
     batchSize: 8,
     onStep: (info) => {
       seen.push(info.images);
+      live.push(tf.memory().numTensors);
     },
   });
+  // Nothing accumulates during the epoch either, the short last batch included.
+  assert.equal(new Set(live).size, 1, `live tensors per step: ${live}`);
   assert.equal(tf.memory().numTensors, before);
   assert.equal(r.steps, stepsPerEpoch(20, 8));
   assert.deepEqual(seen, [8, 16, 20]);
