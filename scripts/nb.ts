@@ -133,7 +133,7 @@ async function check(paths: string[]): Promise<number> {
       await Deno.writeTextFile(file, codeOf(nb).replaceAll('"../', '"../../'));
       files.push(file);
     }
-    const { code } = await new Deno.Command(Deno.execPath(), {
+    const { code } = await new Deno.Command("deno", {
       args: ["check", ...files],
     }).spawn().status;
     return code;

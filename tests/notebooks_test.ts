@@ -12,8 +12,7 @@ const PYTHON = "/usr/bin/python3";
 const OUT = `${ROOT}out/notebooks_quick`;
 /** Seconds one cell may run in quick mode before it fails. */
 const CELL_TIMEOUT_S = 300;
-const SETUP_HINT =
-  "Jupyter or Deno's kernel is not set up: run `bash scripts/setup.sh`";
+const SETUP_HINT = "Jupyter or Deno's kernel is not set up: run `bash scripts/setup.sh`";
 
 interface Report {
   notebooks: {
@@ -85,9 +84,7 @@ Deno.test("every notebook runs in quick mode without errors", async (t) => {
       assert.ok(r, `no result for ${name}\n${stdout}\n${stderr}`);
       assert.ok(
         r.ok,
-        `${
-          r.errors.join("\n")
-        }\n(executed copy: out/notebooks_quick/${r.name}.ipynb)`,
+        `${r.errors.join("\n")}\n(executed copy: out/notebooks_quick/${r.name}.ipynb)`,
       );
     });
   }

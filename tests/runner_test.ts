@@ -9,8 +9,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const PYTHON = "/usr/bin/python3";
 const RUNNER = `${ROOT}scripts/run_notebooks.py`;
 const FIXTURES = `${ROOT}tests/fixtures`;
-const SETUP_HINT =
-  "Jupyter or Deno's kernel is not set up: run `bash scripts/setup.sh`";
+const SETUP_HINT = "Jupyter or Deno's kernel is not set up: run `bash scripts/setup.sh`";
 
 interface Report {
   notebooks: { name: string; ok: boolean; seconds: number; errors: string[] }[];
@@ -100,9 +99,7 @@ Deno.test("run_notebooks.py runs fixtures, keeps late output and names failing c
         const nb = await readNotebook(`${dir}/passes.ipynb`);
         const last = text(nb.cells[3].outputs);
         assert.match(last, /line 0\nline 1\nline 2\nLAST LINE OF CELL 3\n/);
-        const result42 = nb.cells[2].outputs?.find((o) =>
-          o.output_type === "execute_result"
-        );
+        const result42 = nb.cells[2].outputs?.find((o) => o.output_type === "execute_result");
         assert.equal([result42?.data?.["text/plain"]].flat().join(""), "42");
         // The kernel ran in the notebook's folder, in quick mode, without colour codes.
         assert.match(
@@ -159,9 +156,7 @@ Deno.test("run_notebooks.py runs fixtures, keeps late output and names failing c
         const r = result("progress");
         assert.ok(r.ok, r.errors.join("\n"));
         const nb = await readNotebook(`${dir}/progress.ipynb`);
-        const displays = nb.cells[0].outputs!.filter((o) =>
-          o.output_type === "display_data"
-        );
+        const displays = nb.cells[0].outputs!.filter((o) => o.output_type === "display_data");
         assert.equal(displays.length, 1);
         assert.match(String(displays[0].data?.["text/plain"]), /100%.*50\/50/);
       },
@@ -222,9 +217,7 @@ Deno.test("run_notebooks.py shuts the kernel down on SIGTERM", async () => {
       child.kill("SIGKILL");
       const { stderr } = await child.output();
       assert.fail(
-        `the kernel never started; ${SETUP_HINT}\n${
-          new TextDecoder().decode(stderr)
-        }`,
+        `the kernel never started; ${SETUP_HINT}\n${new TextDecoder().decode(stderr)}`,
       );
     }
     assert.ok(await processRunning(pid), `kernel ${pid} is not running`);
