@@ -40,7 +40,7 @@ export function timeSteps(
     referenceMs?: number;
   } = {},
 ): BenchResult {
-  const { warmup = 200, rounds = 30, perRound = 100 } = opts;
+  const { warmup = 2000, rounds = 30, perRound = 100 } = opts;
   for (let i = 0; i < warmup; i++) step(i);
   const per: number[] = [];
   let k = 0;
