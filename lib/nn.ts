@@ -11,6 +11,8 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackwardFn, record } from "./autograd.ts";
 import { uniformArray } from "./random.ts";
 import {
+  batchNormGrad,
+  batchNormTrain,
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
@@ -476,36 +478,22 @@ export class BatchNorm2d extends Module {
         return [needs[0] ? tf.mul(dy, tf.mul(this.weight.value, rstd)) : null];
       }, true);
     }
-    const m = x.size / this.numFeatures;
-    const { mean, variance } = tf.moments(x, axes);
-    tf.tidy(() => {
-      // Running variance uses the unbiased estimate, as PyTorch does.
-      const unbiased = m > 1 ? tf.mul(variance, m / (m - 1)) : variance;
-      this.runningMean.assign(
-        tf.add(
-          tf.mul(this.runningMean.value, 1 - this.momentum),
-          tf.mul(mean, this.momentum),
-        ),
-      );
-      this.runningVar.assign(
-        tf.add(
-          tf.mul(this.runningVar.value, 1 - this.momentum),
-          tf.mul(unbiased, this.momentum),
-        ),
-      );
-    });
-    const rstd = tf.rsqrt(tf.add(variance, this.eps));
-    const xhat = tf.mul(tf.sub(x, mean), rstd);
+    const [y, xhat, rstd, rm, rv] = batchNormTrain(
+      x,
+      this.weight.value,
+      this.bias.value,
+      this.runningMean.value,
+      this.runningVar.value,
+      { eps: this.eps, momentum: this.momentum },
+    );
+    this.runningMean.assign(rm);
+    this.runningVar.assign(rv);
     const W = this.weight.value;
-    const y = tf.add(tf.mul(xhat, W), this.bias.value);
     return record(y, [x], (dy, needs) => {
-      addGrad(this.weight, () => tf.sum(tf.mul(dy, xhat), axes));
-      addGrad(this.bias, () => tf.sum(dy, axes));
-      if (!needs[0]) return [null];
-      const g = tf.mul(dy, W);
-      const meanG = tf.mean(g, axes);
-      const meanGX = tf.mean(tf.mul(g, xhat), axes);
-      return [tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)))];
+      const [dx, dw, db] = batchNormGrad(dy, xhat, rstd, W);
+      addGrad(this.weight, () => dw);
+      addGrad(this.bias, () => db);
+      return [needs[0] ? dx : null];
     }, true);
   }
 }

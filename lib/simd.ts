@@ -73,6 +73,8 @@ export const SIMD_KERNELS = {
   layerNormGrad: "MyoganLayerNormGrad",
   bce: "MyoganBce",
   mse: "MyoganMse",
+  batchNorm: "MyoganBatchNorm",
+  batchNormGrad: "MyoganBatchNormGrad",
 } as const;
 
 /** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
@@ -234,6 +236,65 @@ export function registerSimdKernels(): void {
     L[0] = sum / n;
     return [loss, grad];
   });
+  // BatchNorm2d in training mode: per-channel statistics over every other axis (NHWC rows).
+  reg(SIMD_KERNELS.batchNorm, (b, { x, w, bias, rm, rv }, { eps, momentum }) => {
+    const c = x.shape[x.shape.length - 1], rows = sizeOf(x) / c;
+    const y = b.makeOutput(x.shape, "float32"), xhat = b.makeOutput(x.shape, "float32");
+    const rstd = b.makeOutput([c], "float32");
+    const rm2 = b.makeOutput([c], "float32"), rv2 = b.makeOutput([c], "float32");
+    const [X, W, B, RM, RV, Y, H, R, RM2, RV2] = [x, w, bias, rm, rv, y, xhat, rstd, rm2, rv2]
+      .map((t) => view(b, t));
+    const mean = new Float64Array(c), vars = new Float64Array(c);
+    for (let r = 0; r < rows; r++) for (let k = 0; k < c; k++) mean[k] += X[r * c + k];
+    for (let k = 0; k < c; k++) mean[k] /= rows;
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < c; k++) vars[k] += (X[r * c + k] - mean[k]) ** 2;
+    }
+    const mom = momentum as number;
+    for (let k = 0; k < c; k++) {
+      const v = vars[k] / rows;
+      R[k] = 1 / Math.sqrt(v + (eps as number));
+      RM2[k] = (1 - mom) * RM[k] + mom * mean[k];
+      // The running variance uses the unbiased estimate, as PyTorch does.
+      RV2[k] = (1 - mom) * RV[k] + mom * (rows > 1 ? v * rows / (rows - 1) : v);
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < c; k++) {
+        const h = (X[r * c + k] - mean[k]) * R[k];
+        H[r * c + k] = h;
+        Y[r * c + k] = h * W[k] + B[k];
+      }
+    }
+    return [y, xhat, rstd, rm2, rv2];
+  });
+  reg(SIMD_KERNELS.batchNormGrad, (b, { dy, xhat, rstd, w }) => {
+    const c = dy.shape[dy.shape.length - 1], rows = sizeOf(dy) / c;
+    const dx = b.makeOutput(dy.shape, "float32");
+    const dw = b.makeOutput([c], "float32"), db = b.makeOutput([c], "float32");
+    const [D, H, R, W, DX, DW, DB] = [dy, xhat, rstd, w, dx, dw, db].map((t) => view(b, t));
+    const sg = new Float64Array(c), sgx = new Float64Array(c);
+    const sdw = new Float64Array(c), sdb = new Float64Array(c);
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < c; k++) {
+        const d = D[r * c + k], h = H[r * c + k];
+        sdw[k] += d * h;
+        sdb[k] += d;
+      }
+    }
+    for (let k = 0; k < c; k++) {
+      DW[k] = sdw[k];
+      DB[k] = sdb[k];
+      sg[k] = (sdb[k] * W[k]) / rows;
+      sgx[k] = (sdw[k] * W[k]) / rows;
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < c; k++) {
+        const i = r * c + k;
+        DX[i] = R[k] * (D[i] * W[k] - sg[k] - H[i] * sgx[k]);
+      }
+    }
+    return [dx, dw, db];
+  });
   // The fused forward kernels can sit under TF.js's own autodiff (tf.grad of a model).
   tf.registerGradient({
     kernelName: SIMD_KERNELS.layerNorm,
@@ -243,6 +304,17 @@ export function registerSimdKernels(): void {
       const dy = (dys as tf.Tensor[])[0];
       const [w, xhat, rstd] = saved;
       const [dx, dw, db] = layerNormGrad(dy, xhat, rstd, w);
+      return { x: () => dx, w: () => dw, bias: () => db };
+    },
+  });
+  tf.registerGradient({
+    kernelName: SIMD_KERNELS.batchNorm,
+    inputsToSave: ["w"],
+    outputsToSave: [false, true, true, false, false],
+    gradFunc: (dys, saved) => {
+      const dy = (dys as tf.Tensor[])[0];
+      const [w, xhat, rstd] = saved;
+      const [dx, dw, db] = batchNormGrad(dy, xhat, rstd, w);
       return { x: () => dx, w: () => dw, bias: () => db };
     },
   });
@@ -427,5 +499,63 @@ export function mseWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] 
   return tf.tidy(() => {
     const diff = tf.sub(y, t);
     return [tf.mean(tf.square(diff)) as tf.Scalar, tf.mul(diff, 2 / y.size)];
+  });
+}
+
+/** BatchNorm2d's training-mode forward over NHWC: [y, xhat, rstd, new running mean, new running var]. */
+export function batchNormTrain(
+  x: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  rm: tf.Tensor,
+  rv: tf.Tensor,
+  opts: { eps: number; momentum: number },
+): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
+  const { eps, momentum } = opts;
+  if (simdActive()) {
+    return tf.engine().runKernel(
+      SIMD_KERNELS.batchNorm,
+      { x, w, bias, rm, rv },
+      { eps, momentum },
+    ) as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+  }
+  return tf.tidy(() => {
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const m = x.size / x.shape[x.rank - 1];
+    const { mean, variance } = tf.moments(x, axes);
+    const unbiased = m > 1 ? tf.mul(variance, m / (m - 1)) : variance;
+    const rstd = tf.rsqrt(tf.add(variance, eps));
+    const xhat = tf.mul(tf.sub(x, mean), rstd);
+    return [
+      tf.add(tf.mul(xhat, w), bias),
+      xhat,
+      rstd,
+      tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)),
+      tf.add(tf.mul(rv, 1 - momentum), tf.mul(unbiased, momentum)),
+    ];
+  });
+}
+
+/** BatchNorm2d's training-mode backward: [dx, dweight, dbias]. */
+export function batchNormGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  rstd: tf.Tensor,
+  w: tf.Tensor,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  if (simdActive()) {
+    return tf.engine().runKernel(SIMD_KERNELS.batchNormGrad, { dy, xhat, rstd, w }) as [
+      tf.Tensor,
+      tf.Tensor,
+      tf.Tensor,
+    ];
+  }
+  return tf.tidy(() => {
+    const axes = dy.shape.slice(0, -1).map((_, i) => i);
+    const g = tf.mul(dy, w);
+    const meanG = tf.mean(g, axes);
+    const meanGX = tf.mean(tf.mul(g, xhat), axes);
+    const dx = tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)));
+    return [dx, tf.sum(tf.mul(dy, xhat), axes), tf.sum(dy, axes)];
   });
 }

@@ -5,6 +5,8 @@ import { SIMD_WASM_BASE64 } from "./_simd_wasm.ts";
 import {
   adamUpdate,
   axpy,
+  batchNormGrad,
+  batchNormTrain,
   bceWithGrad,
   layerNorm,
   layerNormGrad,
@@ -127,8 +129,44 @@ Deno.test("fused loss and activation kernels on wasm match the TF.js ops on cpu"
       const w = tf.tensor1d([1, 2, 0.5, -1, 3, 0.1]), b = tf.tensor1d([0, 1, 0, -1, 0, 2]);
       const [ln, xhat, rstd] = layerNorm(tx.reshape([2, 3]), w.slice(0, 3), b.slice(0, 3), 1e-5);
       const [dx, dw, db] = layerNormGrad(tty(ty), xhat, rstd, w.slice(0, 3));
-      return [bl, bg, ml, mg, sigmoidGrad(ty, tx), leakyReluGrad(tx, ty, 0.02), ln, dx, dw, db]
-        .map((r) => Array.from(r.dataSync()));
+      // BatchNorm over a [2, 3, 2, 2] NHWC batch: 12 rows of 2 channels.
+      const bx = tf.tensor4d(Array.from({ length: 24 }, (_, i) => Math.sin(i * 1.7) * 3), [
+        2,
+        3,
+        2,
+        2,
+      ]);
+      const bdy = tf.tensor4d(Array.from({ length: 24 }, (_, i) => Math.cos(i)), [2, 3, 2, 2]);
+      const [by, bh, br, brm, brv] = batchNormTrain(
+        bx,
+        w.slice(0, 2),
+        b.slice(0, 2),
+        w.slice(2, 2),
+        w.slice(4, 2),
+        {
+          eps: 1e-5,
+          momentum: 0.1,
+        },
+      );
+      const [bdx, bdw, bdb] = batchNormGrad(bdy, bh, br, w.slice(0, 2));
+      return [
+        bl,
+        bg,
+        ml,
+        mg,
+        sigmoidGrad(ty, tx),
+        leakyReluGrad(tx, ty, 0.02),
+        ln,
+        dx,
+        dw,
+        db,
+        by,
+        brm,
+        brv,
+        bdx,
+        bdw,
+        bdb,
+      ].map((r) => Array.from(r.dataSync()));
     });
   };
   const tty = (v: tf.Tensor) => v.reshape([2, 3]);
