@@ -11,6 +11,7 @@ import * as Plot from "@observablehq/plot";
 import type { Tensor } from "@tensorflow/tfjs";
 import { document, type DomNode, SVG_NS, svgElement, svgMarkup, svgText } from "./_dom.ts";
 import { encodePng, type ImageOptions, svgToPng, toBase64, toRgb, upscale } from "./png.ts";
+import { writeAtomic } from "./atomic.ts";
 
 export type { Cmap, ImageOptions } from "./png.ts";
 
@@ -117,13 +118,6 @@ export class Figure {
     await writeAtomic(paths.png, png);
     return paths;
   }
-}
-
-async function writeAtomic(path: string, data: Uint8Array): Promise<void> {
-  // A reader never sees half a file, and a crash leaves the old file in place.
-  const tmp = `${path}.tmp`;
-  await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
 }
 
 function isTensor(x: unknown): x is Tensor {

@@ -11,7 +11,6 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { dirname } from "node:path";
 import {
   BOOK_ACCURACY,
   CLASSIFIER_VARIANTS,
@@ -26,6 +25,8 @@ import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import { QUICK, quick } from "../lib/quick.ts";
 import { manualSeed } from "../lib/random.ts";
 import { describeDevice, deviceInfo, initBackend } from "../lib/backend.ts";
+import { wholeNumber } from "./_cli.ts";
+import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP = `Usage: deno task classifier-table [options]
 
@@ -50,15 +51,6 @@ export interface TableRow {
   msPerStep: number;
 }
 
-function wholeNumber(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`--${name} must be a whole number, got "${value}"`);
-  }
-  return n;
-}
-
 const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)} %`;
 
 /** The results as a Markdown table, with the run's settings above it. */
@@ -80,13 +72,6 @@ export function markdownTable(
     ),
   ];
   return lines.join("\n") + "\n";
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 async function main(): Promise<void> {
@@ -147,7 +132,7 @@ async function main(): Promise<void> {
         seconds.toFixed(0)
       } s`,
     );
-    await writeAtomic(out, markdownTable(rows, settings));
+    await writeAtomic(out, markdownTable(rows, settings), { mkdir: true });
     await writeAtomic(
       out.replace(/\.md$/, "") + ".json",
       JSON.stringify({ settings, rows }, null, 2) + "\n",

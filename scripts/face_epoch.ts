@@ -31,6 +31,7 @@ import {
 import type { Discriminator, Generator } from "../lib/gan.ts";
 import { imageGrid } from "../lib/plot.ts";
 import { encodePng } from "../lib/png.ts";
+import { writeAtomic } from "../lib/atomic.ts";
 import { progressBar } from "../lib/progress.ts";
 import { manualSeed, normalArray } from "../lib/random.ts";
 
@@ -69,13 +70,6 @@ function gridPng(
     }
   });
   return encodePng(out, { width: W, height: rows * h, channels: 3 });
-}
-
-async function write(path: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-  else await Deno.writeFile(tmp, data);
-  await Deno.rename(tmp, path);
 }
 
 if (import.meta.main) {
@@ -129,13 +123,13 @@ if (import.meta.main) {
     images.push(new Float32Array(await t.data()));
     t.dispose();
   }
-  await write(`${out}/generated.png`, gridPng(images, h, w, 2, 3));
-  await write(
+  await writeAtomic(`${out}/generated.png`, gridPng(images, h, w, 2, 3));
+  await writeAtomic(
     `${out}/generated.svg`,
     imageGrid(images, { rows: 2, cols: 3, width: w, height: h, channels: 3 }).svg,
   );
-  await write(`${out}/loss_D.svg`, D.plotProgress().svg);
-  await write(`${out}/loss_G.svg`, G.plotProgress().svg);
+  await writeAtomic(`${out}/loss_D.svg`, D.plotProgress().svg);
+  await writeAtomic(`${out}/loss_G.svg`, G.plotProgress().svg);
   const summary = {
     kind,
     images: count,
@@ -147,6 +141,6 @@ if (import.meta.main) {
     lastLossD: D.progress.at(-1),
     lastLossG: G.progress.at(-1),
   };
-  await write(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  await writeAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
   console.log(JSON.stringify(summary));
 }

@@ -28,6 +28,8 @@ import {
 import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import { QUICK, quick } from "../lib/quick.ts";
 import { manualSeed } from "../lib/random.ts";
+import { wholeNumber } from "./_cli.ts";
+import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP = `Usage: deno task train-classifier [options]
 
@@ -42,25 +44,6 @@ Options:
   --out=DIR         output folder (default out/classifier)
   --help            show this help
 Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm, cpu).`;
-
-function wholeNumber(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`--${name} must be a whole number, got "${value}"`);
-  }
-  return n;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

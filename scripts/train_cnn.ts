@@ -27,6 +27,8 @@ import {
 import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import { QUICK, quick } from "../lib/quick.ts";
 import { manualSeed } from "../lib/random.ts";
+import { wholeNumber } from "./_cli.ts";
+import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP =
   `Usage: deno run --allow-read --allow-write=data,out --allow-env scripts/train_cnn.ts [options]
@@ -49,21 +51,6 @@ Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm
 function relative(path: string): string {
   const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
   return path.startsWith(root) ? path.slice(root.length) : path;
-}
-
-function wholeNumber(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new Error(`--${name} must be a whole number, got "${value}"`);
-  }
-  return n;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
 }
 
 async function main(): Promise<void> {
