@@ -49,6 +49,8 @@ export interface MainConfig {
   batchSize: number;
   /** Adam learning rate of both networks (the book: 0.0001). */
   lr: number;
+  /** Adam's beta1 for both networks (PyTorch's default 0.9; GANs often use 0.5 with batches). */
+  beta1?: number;
   /** Output folder. */
   out: string;
   /** Ignore an existing checkpoint and start again. */
@@ -86,6 +88,7 @@ Usage: deno task main [options]
   --seed N         seed of weights, generator seeds and data order (default 42)
   --batch-size N   images per step: 1 is the book's per-sample loop (default 1)
   --lr X           Adam learning rate of D and G (default ${MNIST_GAN_LR}, the book's)
+  --beta1 X        Adam beta1 of D and G (default 0.9, PyTorch's; 0.5 steadies batched runs)
   --backend LIST   TF.js backends to try in order, e.g. wasm,cpu (default TFJS_BACKEND or wasm,cpu)
   --out DIR        output folder (default out/main)
   --fresh          ignore an existing checkpoint and start again
@@ -107,6 +110,7 @@ export function parseMainArgs(args: string[]): MainConfig | null {
       seed: { type: "string" },
       "batch-size": { type: "string" },
       lr: { type: "string" },
+      beta1: { type: "string" },
       backend: { type: "string" },
       out: { type: "string" },
       fresh: { type: "boolean" },
@@ -131,12 +135,17 @@ export function parseMainArgs(args: string[]): MainConfig | null {
   };
   const lr = values.lr === undefined ? MNIST_GAN_LR : Number(values.lr);
   if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
+  const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
+  if (!(beta1 >= 0 && beta1 < 1)) {
+    throw new Error(`--beta1 must be a number from 0 to below 1, got "${values.beta1}"`);
+  }
   if (values.backend !== undefined) parseBackendOrder(values.backend);
   return {
     epochs: int("epochs", values.epochs, 1, 1),
     seed: int("seed", values.seed, 42, 0),
     batchSize: int("batch-size", values["batch-size"], 1, 1),
     lr,
+    beta1,
     backend: values.backend,
     out: values.out ?? "out/main",
     fresh: values.fresh ?? false,
@@ -248,8 +257,9 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
   const steps = stepsPerEpoch(n, config.batchSize);
 
   manualSeed(config.seed);
-  const D = new MnistDiscriminator({ lr: config.lr });
-  const G = new MnistGenerator({ lr: config.lr });
+  const betas: [number, number] = [config.beta1 ?? 0.9, 0.999];
+  const D = new MnistDiscriminator({ lr: config.lr, betas });
+  const G = new MnistGenerator({ lr: config.lr, betas });
   D.printEvery = 0;
   G.printEvery = 0;
   const modules = { D, G };
@@ -258,9 +268,16 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
   let epochSeconds: number[] = [];
   if (!config.fresh && await exists(ckptPath)) {
     const meta = await loadCheckpoint(ckptPath, { modules });
-    const mismatch = (["seed", "batchSize", "lr", "images"] as const).filter((k) => {
-      const mine = { seed: config.seed, batchSize: config.batchSize, lr: config.lr, images: n }[k];
-      return meta[k] !== mine;
+    const mismatch = (["seed", "batchSize", "lr", "beta1", "images"] as const).filter((k) => {
+      const mine = {
+        seed: config.seed,
+        batchSize: config.batchSize,
+        lr: config.lr,
+        beta1: betas[0],
+        images: n,
+      }[k];
+      // Checkpoints from before --beta1 existed used PyTorch's 0.9.
+      return (k === "beta1" ? meta[k] ?? 0.9 : meta[k]) !== mine;
     });
     if (mismatch.length) {
       throw new CheckpointError(
@@ -291,6 +308,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
     dataOrderSeed: config.seed,
     batchSize: config.batchSize,
     lr: config.lr,
+    beta1: betas[0],
     backend: backend.backend,
     device: backend.device,
     rng: getRngState(),
@@ -407,6 +425,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
       stepsPerEpoch: steps,
       batchSize: config.batchSize,
       lr: config.lr,
+      beta1: betas[0],
       seed: config.seed,
       backend: backend.backend,
       device: backend.device,
