@@ -16,6 +16,9 @@ import {
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
+  linearBatch,
+  linearBatchGradInput,
+  linearBatchGradWeight,
   matVec,
   matVecT,
   outer,
@@ -284,9 +287,7 @@ export class Linear extends Module {
       // One sample: a fused SIMD matrix-vector product on wasm (lib/simd.ts).
       y = matVec(W as tf.Tensor2D, x as tf.Tensor1D, b as tf.Tensor1D | undefined);
     } else if (x.rank === 2) {
-      // Transposed matMuls fall to a plain non-SIMD loop on wasm (10x slower): transpose first.
-      const m = tf.matMul(x, tf.transpose(W));
-      y = b ? tf.add(m, b) : m;
+      y = linearBatch(x as tf.Tensor2D, W as tf.Tensor2D, b);
     } else {
       throw new Error(
         `Linear expects a 1-D sample or a 2-D batch, got shape [${x.shape}]: reshape with View first`,
@@ -302,9 +303,9 @@ export class Linear extends Module {
         addGrad(this.bias, () => dy);
         return [needs[0] ? matVecT(W as tf.Tensor2D, dy as tf.Tensor1D) : null];
       }
-      addGrad(this.weight, () => tf.matMul(tf.transpose(dy), x));
+      addGrad(this.weight, () => linearBatchGradWeight(dy as tf.Tensor2D, x as tf.Tensor2D));
       addGrad(this.bias, () => tf.sum(dy, 0));
-      return [needs[0] ? tf.matMul(dy, W) : null];
+      return [needs[0] ? linearBatchGradInput(dy as tf.Tensor2D, W as tf.Tensor2D) : null];
     };
     return record(y, [x], backward, true);
   }

@@ -74,6 +74,9 @@ export const SIMD_KERNELS = {
   bce: "MyoganBce",
   mse: "MyoganMse",
   batchNorm: "MyoganBatchNorm",
+  matMulNT: "MyoganMatMulNT",
+  matMulNN: "MyoganMatMulNN",
+  matMulTN: "MyoganMatMulTN",
   batchNormGrad: "MyoganBatchNormGrad",
 } as const;
 
@@ -149,6 +152,35 @@ export function registerSimdKernels(): void {
       e as number,
     );
     return p2;
+  });
+  // Small batches: the per-sample kernels row by row. They skip the transposes and the
+  // weight re-packing that a TF.js matMul needs every step for a weight that just changed.
+  reg(SIMD_KERNELS.matMulNT, (b, { x, W, bias }) => {
+    const [n, cols] = x.shape, rows = W.shape[0];
+    const y = b.makeOutput([n, rows], "float32");
+    const k = kernelsFor(b),
+      X = off(b, x),
+      Y = off(b, y),
+      w = off(b, W),
+      bb = bias ? off(b, bias) : 0;
+    for (let i = 0; i < n; i++) k.matvec(w, X + 4 * i * cols, bb, Y + 4 * i * rows, rows, cols);
+    return y;
+  });
+  reg(SIMD_KERNELS.matMulNN, (b, { d, W }) => {
+    const n = d.shape[0], [rows, cols] = W.shape;
+    const gx = b.makeOutput([n, cols], "float32");
+    const k = kernelsFor(b), D = off(b, d), G = off(b, gx), w = off(b, W);
+    for (let i = 0; i < n; i++) k.matvec_t(w, D + 4 * i * rows, G + 4 * i * cols, rows, cols);
+    return gx;
+  });
+  reg(SIMD_KERNELS.matMulTN, (b, { d, x }) => {
+    const [n, rows] = d.shape, cols = x.shape[1];
+    const gw = b.makeOutput([rows, cols], "float32");
+    const k = kernelsFor(b), D = off(b, d), X = off(b, x), G = off(b, gw);
+    for (let i = 0; i < n; i++) {
+      k.outer(D + 4 * i * rows, X + 4 * i * cols, i === 0 ? 0 : G, G, rows, cols);
+    }
+    return gw;
   });
   // Small-vector work (activations' gradients, LayerNorm, losses) is a handful of
   // numbers per sample: plain JS loops over heap views beat several generic kernels.
@@ -305,6 +337,19 @@ export function registerSimdKernels(): void {
       const [w, xhat, rstd] = saved;
       const [dx, dw, db] = layerNormGrad(dy, xhat, rstd, w);
       return { x: () => dx, w: () => dw, bias: () => db };
+    },
+  });
+  tf.registerGradient({
+    kernelName: SIMD_KERNELS.matMulNT,
+    inputsToSave: ["x", "W"],
+    gradFunc: (dy, saved) => {
+      const [x, W] = saved;
+      const d = dy as tf.Tensor2D;
+      return {
+        x: () => tf.matMul(d, W),
+        W: () => tf.matMul(tf.transpose(d), x),
+        bias: () => tf.sum(d, 0),
+      };
     },
   });
   tf.registerGradient({
@@ -558,4 +603,36 @@ export function batchNormGrad(
     const dx = tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)));
     return [dx, tf.sum(tf.mul(dy, xhat), axes), tf.sum(dy, axes)];
   });
+}
+
+/** Batches up to this size use the row-by-row SIMD kernels; larger ones TF.js's matMul. */
+export const SMALL_BATCH = 32;
+
+/** `x W^T + bias` for a batch x [n, in] and W [out, in]. */
+export function linearBatch(x: tf.Tensor2D, W: tf.Tensor2D, bias?: tf.Tensor | null): tf.Tensor2D {
+  if (simdActive() && x.shape[0] <= SMALL_BATCH) {
+    const inputs: tf.NamedTensorMap = bias ? { x, W, bias } : { x, W };
+    return tf.engine().runKernel(SIMD_KERNELS.matMulNT, inputs) as tf.Tensor2D;
+  }
+  return tf.tidy(() => {
+    // Transposed matMuls fall to a plain non-SIMD loop on wasm (10x slower): transpose first.
+    const m = tf.matMul(x, tf.transpose(W));
+    return (bias ? tf.add(m, bias) : m) as tf.Tensor2D;
+  });
+}
+
+/** `d W` for d [n, out]: a linear layer's input gradient for a batch. */
+export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
+  if (simdActive() && d.shape[0] <= SMALL_BATCH) {
+    return tf.engine().runKernel(SIMD_KERNELS.matMulNN, { d, W }) as tf.Tensor2D;
+  }
+  return tf.matMul(d, W);
+}
+
+/** `d^T x`: a linear layer's weight gradient for a batch. */
+export function linearBatchGradWeight(d: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
+  if (simdActive() && d.shape[0] <= SMALL_BATCH) {
+    return tf.engine().runKernel(SIMD_KERNELS.matMulTN, { d, x }) as tf.Tensor2D;
+  }
+  return tf.tidy(() => tf.matMul(tf.transpose(d), x));
 }

@@ -11,6 +11,9 @@ import {
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
+  linearBatch,
+  linearBatchGradInput,
+  linearBatchGradWeight,
   matVec,
   matVecT,
   mseWithGrad,
@@ -187,4 +190,16 @@ Deno.test("adamUpdate() flushes subnormal moments to zero instead of computing w
   assert.deepEqual([md[0], md[1], vd[0]], [0, 0, 0]);
   assert.ok(Math.abs(md[2] - 0.9e-30) < 1e-36 && Math.abs(vd[2] - 0.999e-30) < 1e-36);
   assert.ok(md[4] > 0 && vd[4] > 0);
+});
+
+Deno.test("linearBatch() and its gradients match TF.js matMuls for small and large batches", () => {
+  for (const n of [1, 3, 8, 40]) {
+    tf.tidy(() => {
+      const x = tf.tensor2d(rnd(n * 13, n), [n, 13]), W = tf.tensor2d(rnd(7 * 13, 2), [7, 13]);
+      const b = tf.tensor1d(rnd(7, 3)), d = tf.tensor2d(rnd(n * 7, 4), [n, 7]);
+      close(linearBatch(x, W, b).dataSync(), tf.add(tf.matMul(x, W, false, true), b).dataSync());
+      close(linearBatchGradInput(d, W).dataSync(), tf.matMul(d, W).dataSync());
+      close(linearBatchGradWeight(d, x).dataSync(), tf.matMul(d, x, true, false).dataSync());
+    });
+  }
 });
