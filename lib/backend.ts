@@ -200,6 +200,9 @@ async function tryWasm(): Promise<Outcome> {
 
 async function tryCpu(): Promise<Outcome> {
   if (!(await setBackend("cpu"))) return "cpu backend failed to start";
+  // The cpu backend greets its first tensor with a banner recommending tfjs-node, which
+  // cannot install here; initBackend() already explains the backends, so skip it.
+  (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { device: `cpu (plain JavaScript) on CPU: ${cpuModel()}` };
 }
 
