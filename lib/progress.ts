@@ -46,7 +46,7 @@ export interface ProgressBar {
 }
 
 /** Named values shown after the bar, e.g. `{ loss: 0.6931, epoch: 2 }`. */
-export type ProgressInfo = Record<string, number | string>;
+export type ProgressInfo = Record<string, number | string | undefined>;
 
 /** What the formatting functions need to draw a bar. */
 export interface ProgressState {
@@ -126,9 +126,11 @@ export function barString(
 /** Formats the info values as `key=value` pairs. */
 export function formatInfo(info?: ProgressInfo): string {
   if (!info) return "";
-  return Object.entries(info).map(([k, v]) => `${k}=${formatNumber(v)}`).join(
-    ", ",
-  );
+  // An undefined value (a loss not recorded yet) is left out rather than shown as NaN.
+  return Object.entries(info)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${formatNumber(v as number | string)}`)
+    .join(", ");
 }
 
 /** The one-line bar: `label  45%|████      | 450/1000 [0:05<0:06, 89.12 it/s] loss=0.6931`. */

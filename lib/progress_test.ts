@@ -198,3 +198,16 @@ Deno.test("progressBar() in off mode writes nothing", () => {
   bar.done();
   assert.deepEqual(f.out, []);
 });
+
+Deno.test("formatBar() leaves out info values that are not known yet", () => {
+  const line = formatBar({
+    n: 1,
+    total: 10,
+    elapsed: 1,
+    label: "epoch",
+    info: { D: undefined, G: 0.5 },
+  });
+  assert.ok(!line.includes("D="), line);
+  assert.ok(!line.includes("NaN"), line);
+  assert.ok(line.includes("G=0.5"), line);
+});

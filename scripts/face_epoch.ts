@@ -111,7 +111,7 @@ if (import.meta.main) {
     image.dispose();
     // GPU backends queue work: wait now and then so the timing is honest and memory bounded.
     if (i % 50 === 49) await D.parameters()[0].value.data();
-    bar.update(i + 1, { D: D.progress.at(-1) ?? NaN, G: G.progress.at(-1) ?? NaN });
+    bar.update(i + 1, { D: D.progress.at(-1), G: G.progress.at(-1) });
   }
   await G.parameters()[0].value.data();
   bar.done();

@@ -375,8 +375,8 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
               interrupted = true;
             }
             bar.update(info.step, {
-              D: D.progress.at(-1) ?? NaN,
-              G: G.progress.at(-1) ?? NaN,
+              D: D.progress.at(-1),
+              G: G.progress.at(-1),
             });
           },
         });
