@@ -14,6 +14,21 @@ import type { Figure, ProgressOptions } from "./plot.ts";
 /** The book's y-ticks for BCE loss charts. */
 export const BCE_YTICKS = [0, 0.25, 0.5, 1.0, 5.0];
 
+/**
+ * Runs a generator step in a tidy with D's parameters frozen: their gradients would be
+ * zeroed before D's next update anyway, so skipping them changes nothing but the time.
+ */
+function withFrozen(D: Trainable, step: () => void): void {
+  tf.tidy(() => {
+    D.requiresGrad_(false);
+    try {
+      step();
+    } finally {
+      D.requiresGrad_(true);
+    }
+  });
+}
+
 /** Discriminator: `train(inputs, targets)` as a classifier, with the book's BCE loss chart. */
 export class Discriminator extends Model {
   override plotProgress(options: ProgressOptions = {}): Figure {
@@ -31,22 +46,10 @@ export class Generator extends Trainable {
 
   /** One generator step: D judges G(inputs) against `targets` (the book uses 1.0). */
   train(D: Trainable, inputs: tf.Tensor, targets: tf.Tensor): void {
-    tf.tidy(() => {
-      // D's parameters are frozen for this step: their gradients would be
-      // zeroed before D's next update anyway, so skipping them changes nothing.
-      D.requiresGrad_(false);
-      try {
-        const gOutput = this.forward(inputs);
-        const dOutput = D.forward(gOutput);
-        const loss = D.lossFunction.forward(dOutput, targets);
-        this.track(loss);
-        this.optimiser.zeroGrad();
-        loss.backward();
-        this.optimiser.step();
-      } finally {
-        D.requiresGrad_(true);
-      }
-    });
+    withFrozen(
+      D,
+      () => this.optimise(D.lossFunction.forward(D.forward(this.forward(inputs)), targets)),
+    );
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {
@@ -63,14 +66,7 @@ export class ConditionalDiscriminator extends Trainable {
 
   /** One step on an image with its label. */
   train(inputs: tf.Tensor, labels: tf.Tensor, targets: tf.Tensor): void {
-    tf.tidy(() => {
-      const outputs = this.forward(inputs, labels);
-      const loss = this.lossFunction.forward(outputs, targets);
-      this.track(loss);
-      this.optimiser.zeroGrad();
-      loss.backward();
-      this.optimiser.step();
-    });
+    tf.tidy(() => this.optimise(this.lossFunction.forward(this.forward(inputs, labels), targets)));
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {
@@ -95,20 +91,13 @@ export class ConditionalGenerator extends Trainable {
     labels: tf.Tensor,
     targets: tf.Tensor,
   ): void {
-    tf.tidy(() => {
-      D.requiresGrad_(false);
-      try {
-        const gOutput = this.forward(inputs, labels);
-        const dOutput = D.forward(gOutput, labels);
-        const loss = D.lossFunction.forward(dOutput, targets);
-        this.track(loss);
-        this.optimiser.zeroGrad();
-        loss.backward();
-        this.optimiser.step();
-      } finally {
-        D.requiresGrad_(true);
-      }
-    });
+    withFrozen(
+      D,
+      () =>
+        this.optimise(
+          D.lossFunction.forward(D.forward(this.forward(inputs, labels), labels), targets),
+        ),
+    );
   }
 
   override plotProgress(options: ProgressOptions = {}): Figure {

@@ -96,6 +96,14 @@ export class Trainable extends Module {
     }
   }
 
+  /** The book's update from a computed loss: record it, zero-grad, backward, step. */
+  protected optimise(loss: Loss): void {
+    this.track(loss);
+    this.optimiser.zeroGrad();
+    loss.backward();
+    this.optimiser.step();
+  }
+
   /** The loss chart, like the book's `plot_progress()`. */
   plotProgress(options: ProgressOptions = {}): Figure {
     return plotProgress(this.progress, {
@@ -114,13 +122,6 @@ export class Trainable extends Module {
 export class Model extends Trainable {
   /** One training step on one sample (or batch): forward, loss, zero-grad, backward, step. */
   train(inputs: tf.Tensor, targets: tf.Tensor): void {
-    tf.tidy(() => {
-      const outputs = this.forward(inputs);
-      const loss = this.lossFunction.forward(outputs, targets);
-      this.track(loss);
-      this.optimiser.zeroGrad();
-      loss.backward();
-      this.optimiser.step();
-    });
+    tf.tidy(() => this.optimise(this.lossFunction.forward(this.forward(inputs), targets)));
   }
 }

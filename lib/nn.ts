@@ -520,6 +520,44 @@ function explicitPad(
   return [[0, 0], [p[0], p[0]], [p[1], p[1]], [0, 0]];
 }
 
+/**
+ * A convolution's weight and bias with PyTorch's init: drawn in PyTorch's layout
+ * `torchShape` ([out, in, kh, kw] for Conv2d, [in, out, kh, kw] for ConvTranspose2d),
+ * then laid out as TF.js wants it, [kh, kw, dim1, dim0].
+ */
+function convParameters(
+  torchShape: [number, number, number, number],
+  fanIn: number,
+  outChannels: number,
+  bias: boolean,
+): { weight: Parameter; bias: Parameter | null } {
+  const w = kaimingUniform(torchShape, fanIn);
+  const weight = new Parameter(tf.tidy(() => tf.transpose(w, [2, 3, 1, 0])), "weight");
+  w.dispose();
+  return {
+    weight,
+    bias: bias ? new Parameter(kaimingUniform([outChannels], fanIn), "bias") : null,
+  };
+}
+
+type Pad4 = "valid" | [[number, number], [number, number], [number, number], [number, number]];
+
+/** The filter gradient of a stride-`strides` convolution of `x` that produced `dy`. */
+function filterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  W: tf.Tensor4D,
+  strides: [number, number],
+  pad: Pad4,
+) {
+  return tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+    strides,
+    pad,
+    dataFormat: "NHWC",
+    filterShape: W.shape,
+  }) as tf.Tensor;
+}
+
 /** 2-D convolution on NHWC images, like `nn.Conv2d` (PyTorch init; weight stored [kh, kw, in, out]). */
 export class Conv2d extends Module {
   readonly weight: Parameter;
@@ -539,17 +577,14 @@ export class Conv2d extends Module {
     this.stride = pair(opts.stride ?? 1);
     this.padding = pair(opts.padding ?? 0);
     const [kh, kw] = this.kernelSize;
-    const fanIn = inChannels * kh * kw;
-    // Drawn in PyTorch's [out, in, kh, kw] order, then laid out for TF.js.
-    const w = kaimingUniform([outChannels, inChannels, kh, kw], fanIn);
-    this.weight = new Parameter(
-      tf.tidy(() => tf.transpose(w, [2, 3, 1, 0])),
-      "weight",
+    const params = convParameters(
+      [outChannels, inChannels, kh, kw],
+      inChannels * kh * kw,
+      outChannels,
+      opts.bias !== false,
     );
-    w.dispose();
-    this.bias = opts.bias === false
-      ? null
-      : new Parameter(kaimingUniform([outChannels], fanIn), "bias");
+    this.weight = params.weight;
+    this.bias = params.bias;
   }
   /** `[N, H, W, Cin] -> [N, H', W', Cout]` with H' = floor((H + 2p - k) / s) + 1. */
   forward(input: tf.Tensor): tf.Tensor {
@@ -567,16 +602,7 @@ export class Conv2d extends Module {
     if (input.rank === 3) y = y.squeeze([0]);
     const backward: BackwardFn = (dyIn, needs) => {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
-      addGrad(
-        this.weight,
-        () =>
-          tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
-            strides: this.stride,
-            pad,
-            dataFormat: "NHWC",
-            filterShape: W.shape,
-          }) as tf.Tensor,
-      );
+      addGrad(this.weight, () => filterGrad(x, dy, W, this.stride, pad));
       addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
       if (!needs[0]) return [null];
       const dx = tf.conv2dTranspose(dy, W, x.shape, this.stride, pad);
@@ -606,17 +632,15 @@ export class ConvTranspose2d extends Module {
     this.padding = pair(opts.padding ?? 0);
     const [kh, kw] = this.kernelSize;
     // PyTorch's weight is [in, out, kh, kw] and its fan-in is taken from dim 1: out * kh * kw.
-    const fanIn = outChannels * kh * kw;
-    const w = kaimingUniform([inChannels, outChannels, kh, kw], fanIn);
     // TF.js conv2dTranspose wants [kh, kw, out, in].
-    this.weight = new Parameter(
-      tf.tidy(() => tf.transpose(w, [2, 3, 1, 0])),
-      "weight",
+    const params = convParameters(
+      [inChannels, outChannels, kh, kw],
+      outChannels * kh * kw,
+      outChannels,
+      opts.bias !== false,
     );
-    w.dispose();
-    this.bias = opts.bias === false
-      ? null
-      : new Parameter(kaimingUniform([outChannels], fanIn), "bias");
+    this.weight = params.weight;
+    this.bias = params.bias;
   }
   /** Output spatial size for an input size, PyTorch's formula. */
   outputSize(h: number, w: number): [number, number] {
@@ -654,16 +678,7 @@ export class ConvTranspose2d extends Module {
     const backward: BackwardFn = (dyIn, needs) => {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
       // y = conv2d^T(x): the filter gradient is the conv's filter gradient with dy as its input.
-      addGrad(
-        this.weight,
-        () =>
-          tf.engine().runKernel("Conv2DBackpropFilter", { x: dy, dy: x }, {
-            strides: this.stride,
-            pad,
-            dataFormat: "NHWC",
-            filterShape: W.shape,
-          }) as tf.Tensor,
-      );
+      addGrad(this.weight, () => filterGrad(dy, x, W, this.stride, pad));
       addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
       if (!needs[0]) return [null];
       const dx = tf.conv2d(dy, W, this.stride, pad);
