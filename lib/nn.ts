@@ -91,6 +91,15 @@ export function addGrad(p: Parameter | null, grad: () => tf.Tensor): void {
   if (p && p.requiresGrad) p.accumulate(grad());
 }
 
+/**
+ * True for an array of modules (Sequential's layers). Only the first element is checked:
+ * other arrays on a model, like its `progress` list of losses, grow by thousands each epoch,
+ * and scanning them on every parameters() call (each generator step) would cost more and more.
+ */
+function isModuleList(v: unknown): v is Module[] {
+  return Array.isArray(v) && v.length > 0 && v[0] instanceof Module;
+}
+
 /** Base class of every layer and model, like `nn.Module`. */
 export abstract class Module {
   /** Training mode (true) or evaluation mode (false); affects BatchNorm2d. */
@@ -104,9 +113,7 @@ export abstract class Module {
     const out: Module[] = [];
     for (const v of Object.values(this)) {
       if (v instanceof Module) out.push(v);
-      else if (Array.isArray(v)) {
-        for (const m of v) if (m instanceof Module) out.push(m);
-      }
+      else if (isModuleList(v)) out.push(...v);
     }
     return out;
   }
@@ -132,12 +139,8 @@ export abstract class Module {
     }
     for (const [k, v] of Object.entries(this)) {
       if (v instanceof Module) out.push(...v.namedParameters(`${prefix}${k}.`));
-      else if (Array.isArray(v)) {
-        v.forEach((m, i) => {
-          if (m instanceof Module) {
-            out.push(...m.namedParameters(`${prefix}${k}.${i}.`));
-          }
-        });
+      else if (isModuleList(v)) {
+        v.forEach((m, i) => out.push(...m.namedParameters(`${prefix}${k}.${i}.`)));
       }
     }
     return out;
@@ -148,12 +151,8 @@ export abstract class Module {
     const out: [string, Parameter][] = [];
     for (const [k, v] of Object.entries(this)) {
       if (v instanceof Module) out.push(...v.namedBuffers(`${prefix}${k}.`));
-      else if (Array.isArray(v)) {
-        v.forEach((m, i) => {
-          if (m instanceof Module) {
-            out.push(...m.namedBuffers(`${prefix}${k}.${i}.`));
-          }
-        });
+      else if (isModuleList(v)) {
+        v.forEach((m, i) => out.push(...m.namedBuffers(`${prefix}${k}.${i}.`)));
       }
     }
     return out;
