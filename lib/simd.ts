@@ -32,6 +32,17 @@ interface SimdExports {
     a: number,
     e: number,
   ): void;
+  gemm_nt(X: number, W: number, b: number, Y: number, n: number, rows: number, cols: number): void;
+  gemm_sa(
+    A: number,
+    sam: number,
+    sak: number,
+    B: number,
+    C: number,
+    M: number,
+    K: number,
+    N: number,
+  ): void;
 }
 
 interface WasmBackendLike {
@@ -153,32 +164,41 @@ export function registerSimdKernels(): void {
     );
     return p2;
   });
-  // Small batches: the per-sample kernels row by row. They skip the transposes and the
-  // weight re-packing that a TF.js matMul needs every step for a weight that just changed.
+  // Mini-batches: register-tiled GEMM kernels (fused multiply-add). They read the weight
+  // where it lies, so there are no transposes and no weight re-packing each step for a
+  // weight that just changed (TF.js's matMul does both). Shapes the tiles cannot cover
+  // (fewer than 2 samples or 4 rows, or 8 columns; a width not a multiple of 4) go row by
+  // row through the per-sample kernels.
   reg(SIMD_KERNELS.matMulNT, (b, { x, W, bias }) => {
     const [n, cols] = x.shape, rows = W.shape[0];
     const y = b.makeOutput([n, rows], "float32");
-    const k = kernelsFor(b),
-      X = off(b, x),
-      Y = off(b, y),
-      w = off(b, W),
-      bb = bias ? off(b, bias) : 0;
-    for (let i = 0; i < n; i++) k.matvec(w, X + 4 * i * cols, bb, Y + 4 * i * rows, rows, cols);
+    const k = kernelsFor(b), X = off(b, x), Y = off(b, y), w = off(b, W);
+    const bb = bias ? off(b, bias) : 0;
+    if (n >= 2 && rows >= 4 && cols % 4 === 0) k.gemm_nt(X, w, bb, Y, n, rows, cols);
+    else {
+      for (let i = 0; i < n; i++) k.matvec(w, X + 4 * i * cols, bb, Y + 4 * i * rows, rows, cols);
+    }
     return y;
   });
   reg(SIMD_KERNELS.matMulNN, (b, { d, W }) => {
     const n = d.shape[0], [rows, cols] = W.shape;
     const gx = b.makeOutput([n, cols], "float32");
     const k = kernelsFor(b), D = off(b, d), G = off(b, gx), w = off(b, W);
-    for (let i = 0; i < n; i++) k.matvec_t(w, D + 4 * i * rows, G + 4 * i * cols, rows, cols);
+    // gx[i, :] = sum_r d[i, r] W[r, :]
+    if (n >= 4 && cols >= 8) k.gemm_sa(D, rows, 1, w, G, n, rows, cols);
+    else for (let i = 0; i < n; i++) k.matvec_t(w, D + 4 * i * rows, G + 4 * i * cols, rows, cols);
     return gx;
   });
   reg(SIMD_KERNELS.matMulTN, (b, { d, x }) => {
     const [n, rows] = d.shape, cols = x.shape[1];
     const gw = b.makeOutput([rows, cols], "float32");
     const k = kernelsFor(b), D = off(b, d), X = off(b, x), G = off(b, gw);
-    for (let i = 0; i < n; i++) {
-      k.outer(D + 4 * i * rows, X + 4 * i * cols, i === 0 ? 0 : G, G, rows, cols);
+    // gw[r, :] = sum_i d[i, r] x[i, :]
+    if (rows >= 4 && cols >= 8) k.gemm_sa(D, 1, rows, X, G, rows, n, cols);
+    else {
+      for (let i = 0; i < n; i++) {
+        k.outer(D + 4 * i * rows, X + 4 * i * cols, i === 0 ? 0 : G, G, rows, cols);
+      }
     }
     return gw;
   });
@@ -605,12 +625,9 @@ export function batchNormGrad(
   });
 }
 
-/** Batches up to this size use the row-by-row SIMD kernels; larger ones TF.js's matMul. */
-export const SMALL_BATCH = 32;
-
 /** `x W^T + bias` for a batch x [n, in] and W [out, in]. */
 export function linearBatch(x: tf.Tensor2D, W: tf.Tensor2D, bias?: tf.Tensor | null): tf.Tensor2D {
-  if (simdActive() && x.shape[0] <= SMALL_BATCH) {
+  if (simdActive()) {
     const inputs: tf.NamedTensorMap = bias ? { x, W, bias } : { x, W };
     return tf.engine().runKernel(SIMD_KERNELS.matMulNT, inputs) as tf.Tensor2D;
   }
@@ -623,7 +640,7 @@ export function linearBatch(x: tf.Tensor2D, W: tf.Tensor2D, bias?: tf.Tensor | n
 
 /** `d W` for d [n, out]: a linear layer's input gradient for a batch. */
 export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
-  if (simdActive() && d.shape[0] <= SMALL_BATCH) {
+  if (simdActive()) {
     return tf.engine().runKernel(SIMD_KERNELS.matMulNN, { d, W }) as tf.Tensor2D;
   }
   return tf.matMul(d, W);
@@ -631,7 +648,7 @@ export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2
 
 /** `d^T x`: a linear layer's weight gradient for a batch. */
 export function linearBatchGradWeight(d: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
-  if (simdActive() && d.shape[0] <= SMALL_BATCH) {
+  if (simdActive()) {
     return tf.engine().runKernel(SIMD_KERNELS.matMulTN, { d, x }) as tf.Tensor2D;
   }
   return tf.tidy(() => tf.matMul(tf.transpose(d), x));

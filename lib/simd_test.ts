@@ -192,12 +192,18 @@ Deno.test("adamUpdate() flushes subnormal moments to zero instead of computing w
   assert.ok(md[4] > 0 && vd[4] > 0);
 });
 
-Deno.test("linearBatch() and its gradients match TF.js matMuls for small and large batches", () => {
-  for (const n of [1, 3, 8, 40]) {
+Deno.test("linearBatch() and its gradients match TF.js matMuls on tiled and edge shapes", () => {
+  // [batch, in, out]: full tiles, clamped edge tiles (batch, rows or columns not a multiple
+  // of the tile), and shapes the tiles cannot take (1 sample, 1-3 rows, width not 4k).
+  const shapes = [[1, 13, 7], [3, 13, 7], [2, 12, 4], [5, 20, 6], [8, 16, 8], [7, 100, 9]];
+  shapes.push([40, 13, 7], [33, 36, 1], [64, 200, 10], [6, 8, 3], [4, 28, 4]);
+  for (const [n, cin, cout] of shapes) {
     tf.tidy(() => {
-      const x = tf.tensor2d(rnd(n * 13, n), [n, 13]), W = tf.tensor2d(rnd(7 * 13, 2), [7, 13]);
-      const b = tf.tensor1d(rnd(7, 3)), d = tf.tensor2d(rnd(n * 7, 4), [n, 7]);
+      const x = tf.tensor2d(rnd(n * cin, n), [n, cin]);
+      const W = tf.tensor2d(rnd(cout * cin, cin), [cout, cin]);
+      const b = tf.tensor1d(rnd(cout, 3)), d = tf.tensor2d(rnd(n * cout, 4), [n, cout]);
       close(linearBatch(x, W, b).dataSync(), tf.add(tf.matMul(x, W, false, true), b).dataSync());
+      close(linearBatch(x, W).dataSync(), tf.matMul(x, W, false, true).dataSync());
       close(linearBatchGradInput(d, W).dataSync(), tf.matMul(d, W).dataSync());
       close(linearBatchGradWeight(d, x).dataSync(), tf.matMul(d, x, true, false).dataSync());
     });

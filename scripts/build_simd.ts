@@ -9,7 +9,7 @@ import wabtInit from "wabt";
 /** Assembles the WAT text to wasm bytes with SIMD enabled. */
 export async function assemble(wat: string): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const mod = wabt.parseWat("simd.wat", wat, { simd: true });
+  const mod = wabt.parseWat("simd.wat", wat, { simd: true, relaxed_simd: true });
   try {
     mod.validate();
     return new Uint8Array(mod.toBinary({}).buffer);

@@ -7,6 +7,11 @@
  *
  *   deno task face-epoch --kind conv [--count 2000] [--out out/face_epoch_conv]
  *   TFJS_BACKEND=webgpu,wasm deno task face-epoch --kind fc
+ *
+ * A CPU epoch of the convolutional GAN takes hours, so the run saves a checkpoint
+ * (`<out>/checkpoint.ckpt`, atomic) every `--save-every` images and on Ctrl-C, and a
+ * rerun with the same options resumes from it; the time reported is the sum of the
+ * training time of all the sittings.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -32,10 +37,12 @@ import type { Discriminator, Generator } from "../lib/gan.ts";
 import { imageGrid } from "../lib/plot.ts";
 import { encodePng } from "../lib/png.ts";
 import { writeAtomic } from "../lib/atomic.ts";
+import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { progressBar } from "../lib/progress.ts";
-import { manualSeed, normalArray } from "../lib/random.ts";
+import { getRngState, manualSeed, normalArray, type RngState, setRngState } from "../lib/random.ts";
 
-const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]";
+const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]" +
+  " [--save-every N] [--fresh]";
 
 /** One face as the network's input: [218, 178, 3] floats, or the 128x128 centre crop. */
 function faceTensor(index: number, crop: boolean): tf.Tensor3D {
@@ -80,13 +87,17 @@ if (import.meta.main) {
       count: { type: "string", default: String(DEFAULT_FACE_COUNT) },
       seed: { type: "string", default: "42" },
       out: { type: "string" },
+      "save-every": { type: "string", default: "100" },
+      fresh: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
   const kind = values.kind!;
   const count = Number(values.count), seed = Number(values.seed);
+  const saveEvery = Number(values["save-every"]);
   if (
-    values.help || !["fc", "conv", "gelu"].includes(kind) || !(count > 0) || !Number.isInteger(seed)
+    values.help || !["fc", "conv", "gelu"].includes(kind) || !(count > 0) ||
+    !Number.isInteger(seed) || !(Number.isInteger(saveEvery) && saveEvery >= 0)
   ) {
     console.error(USAGE);
     Deno.exit(values.help ? 0 : 2);
@@ -103,19 +114,65 @@ if (import.meta.main) {
     : new FcFaceDiscriminator();
   const G: Generator = conv ? new ConvFaceGenerator({ activation }) : new FcFaceGenerator();
   D.printEvery = 0;
+  const ckptPath = `${out}/checkpoint.ckpt`;
+  let start = 0, before = 0;
+  const resume = !values.fresh && await Deno.stat(ckptPath).then(() => true, () => false);
+  if (resume) {
+    const meta = await loadCheckpoint(ckptPath, { modules: { D, G } });
+    if (meta.kind !== kind || meta.count !== count || meta.seed !== seed) {
+      throw new CheckpointError(
+        ckptPath,
+        `is a ${meta.kind} run of ${meta.count} images with seed ${meta.seed}: pass the same ` +
+          `options to resume, or --fresh to start again`,
+      );
+    }
+    start = meta.done as number;
+    before = meta.seconds as number;
+    setRngState(meta.rng as RngState);
+    console.log(`Resuming from ${ckptPath}: ${start} of ${count} images done in ${before} s`);
+  }
   const bar = progressBar(count, { label: `${kind} epoch` });
-  const t0 = performance.now();
-  for (let i = 0; i < count; i++) {
+  let t0 = performance.now();
+  const save = async (done: number) => {
+    await G.parameters()[0].value.data();
+    const seconds = before + (performance.now() - t0) / 1000;
+    await saveCheckpoint(ckptPath, {
+      modules: { D, G },
+      meta: { kind, count, seed, done, seconds, rng: getRngState(), backend: info.backend },
+    });
+    // The time spent saving is not training time.
+    before = seconds;
+    t0 = performance.now();
+  };
+  let stop = false;
+  const onSignal = () => {
+    stop = true;
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  let i = start;
+  for (; i < count && !stop; i++) {
     const image = faceTensor(i, conv);
     trainFaceGan(D, G, image);
     image.dispose();
-    // GPU backends queue work: wait now and then so the timing is honest and memory bounded.
-    if (i % 50 === 49) await D.parameters()[0].value.data();
+    // GPU backends queue work: wait now and then so the timing is honest and memory bounded;
+    // the pause also lets Ctrl-C through.
+    if (i % 50 === 49) {
+      await D.parameters()[0].value.data();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
     bar.update(i + 1, { D: D.progress.at(-1), G: G.progress.at(-1) });
+    if (saveEvery > 0 && (i + 1) % saveEvery === 0 && i + 1 < count) await save(i + 1);
+  }
+  Deno.removeSignalListener("SIGINT", onSignal);
+  if (stop) {
+    await save(i);
+    bar.done();
+    console.log(`Stopped after ${i} of ${count} images; rerun the same command to resume.`);
+    Deno.exit(130);
   }
   await G.parameters()[0].value.data();
   bar.done();
-  const seconds = (performance.now() - t0) / 1000;
+  const seconds = before + (performance.now() - t0) / 1000;
   const [h, w] = conv ? [CROP_SIZE, CROP_SIZE] : [FACE_HEIGHT, FACE_WIDTH];
   const images: Float32Array[] = [];
   for (let k = 0; k < 6; k++) {
@@ -133,6 +190,7 @@ if (import.meta.main) {
   const summary = {
     kind,
     images: count,
+    resumedAt: start || undefined,
     seconds: Math.round(seconds * 10) / 10,
     msPerIteration: Math.round((seconds * 1000) / count),
     backend: info.backend,
