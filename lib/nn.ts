@@ -16,6 +16,7 @@ import {
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
+  columnSum,
   linearBatch,
   linearBatchGradInput,
   linearBatchGradWeight,
@@ -303,7 +304,7 @@ export class Linear extends Module {
         return [needs[0] ? matVecT(W as tf.Tensor2D, dy as tf.Tensor1D) : null];
       }
       addGrad(this.weight, () => linearBatchGradWeight(dy as tf.Tensor2D, x as tf.Tensor2D));
-      addGrad(this.bias, () => tf.sum(dy, 0));
+      addGrad(this.bias, () => columnSum(dy as tf.Tensor2D));
       return [needs[0] ? linearBatchGradInput(dy as tf.Tensor2D, W as tf.Tensor2D) : null];
     };
     return record(y, [x], backward, true);

@@ -33,6 +33,8 @@ export interface ProgressBarOptions {
   now?: () => number;
   /** Receives the text a tty or lines bar writes (default: stderr); for tests. */
   write?: (text: string) => void;
+  /** Items already done before this bar started (a resumed run): rate and ETA count only new ones. */
+  initial?: number;
 }
 
 /** A progress bar: call `tick` or `update` as work is done, then `done`. */
@@ -60,6 +62,8 @@ export interface ProgressState {
   label?: string;
   /** Values shown after the bar. */
   info?: ProgressInfo;
+  /** Items done before the bar started (not counted in the rate). */
+  initial?: number;
 }
 
 /** Minimum time between two redraws in a terminal or in Jupyter, in milliseconds. */
@@ -106,9 +110,9 @@ export function formatRate(itemsPerSecond: number): string {
 }
 
 /** Seconds left at the average rate so far, or NaN when unknown. */
-export function eta(n: number, total: number, elapsed: number): number {
-  if (!knownTotal(total) || n <= 0 || elapsed <= 0) return NaN;
-  return Math.max(0, total - n) * elapsed / n;
+export function eta(n: number, total: number, elapsed: number, initial = 0): number {
+  if (!knownTotal(total) || n - initial <= 0 || elapsed <= 0) return NaN;
+  return Math.max(0, total - n) * elapsed / (n - initial);
 }
 
 /** A bar of `width` characters filled to `fraction` (0 to 1), with eighths of a block. */
@@ -138,14 +142,14 @@ export function formatBar(
   state: ProgressState,
   width: number = DEFAULT_BAR_WIDTH,
 ): string {
-  const { n, total, elapsed, label, info } = state;
+  const { n, total, elapsed, label, info, initial = 0 } = state;
   const known = knownTotal(total);
   const head = label ? `${label} ` : "";
   const extra = formatInfo(info);
   const timing = known
-    ? `${formatDuration(elapsed)}<${formatDuration(eta(n, total, elapsed))}`
+    ? `${formatDuration(elapsed)}<${formatDuration(eta(n, total, elapsed, initial))}`
     : formatDuration(elapsed);
-  const times = `[${timing}, ${formatRate(rate(n, elapsed))}]`;
+  const times = `[${timing}, ${formatRate(rate(n - initial, elapsed))}]`;
   const count = known ? `${n}/${total}` : `${n}`;
   const bar = known
     ? `${formatPercent(n / total).padStart(4)}|${barString(n / total, width)}| `
@@ -155,14 +159,14 @@ export function formatBar(
 
 /** The plain line for logs: `label: 450/1000 (45%), 89.12 it/s, elapsed 0:05, ETA 0:06, loss=0.6931`. */
 export function formatLine(state: ProgressState): string {
-  const { n, total, elapsed, label, info } = state;
+  const { n, total, elapsed, label, info, initial = 0 } = state;
   const known = knownTotal(total);
   const parts = [
     known ? `${n}/${total} (${formatPercent(n / total)})` : `${n}`,
-    formatRate(rate(n, elapsed)),
+    formatRate(rate(n - initial, elapsed)),
     `elapsed ${formatDuration(elapsed)}`,
   ];
-  if (known) parts.push(`ETA ${formatDuration(eta(n, total, elapsed))}`);
+  if (known) parts.push(`ETA ${formatDuration(eta(n, total, elapsed, initial))}`);
   const extra = formatInfo(info);
   if (extra) parts.push(extra);
   return `${label ? label + ": " : ""}${parts.join(", ")}`;
@@ -243,7 +247,8 @@ export function progressBar(
   let mode: ProgressMode = opts.mode ?? detectMode();
   const write = opts.write ?? writeStderr;
   const start = now();
-  let n = 0;
+  const initial = opts.initial ?? 0;
+  let n = initial;
   let info: ProgressInfo | undefined;
   let lastDraw = -Infinity;
   let lastStep = -1;
@@ -259,6 +264,7 @@ export function progressBar(
     elapsed: (now() - start) / 1000,
     label,
     info,
+    initial,
   });
 
   function drawJupyter(): void {

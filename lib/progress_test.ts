@@ -60,6 +60,19 @@ Deno.test("eta() extrapolates the average rate and is NaN before the first item"
   assert.equal(eta(1000, 1000, 10), 0);
   assert.ok(Number.isNaN(eta(0, 1000, 10)));
   assert.ok(Number.isNaN(eta(10, NaN, 10)));
+  // Resumed at 200: 50 new items in 10 s leaves 750 at 5 per second.
+  assert.equal(eta(250, 1000, 10, 200), 150);
+  assert.ok(Number.isNaN(eta(200, 1000, 10, 200)));
+});
+
+Deno.test("progressBar() resumed with `initial` counts only the new items in its rate", () => {
+  const f = fakeOutput();
+  const bar = progressBar(1000, { ...f.opts, mode: "lines", initial: 200 });
+  f.advance(10_000);
+  bar.update(250);
+  bar.done();
+  const last = f.out.at(-1)!;
+  assert.match(last, /250\/1000 \(25%\), 5 it\/s, elapsed 0:10, ETA 2:30/);
 });
 
 Deno.test("barString() fills the width in eighths of a block", () => {

@@ -89,6 +89,7 @@ export const SIMD_KERNELS = {
   matMulNN: "MyoganMatMulNN",
   matMulTN: "MyoganMatMulTN",
   batchNormGrad: "MyoganBatchNormGrad",
+  columnSum: "MyoganColumnSum",
 } as const;
 
 /** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
@@ -201,6 +202,17 @@ export function registerSimdKernels(): void {
       }
     }
     return gw;
+  });
+  reg(SIMD_KERNELS.columnSum, (b, { d }) => {
+    const [n, cols] = d.shape;
+    const out = b.makeOutput([cols], "float32");
+    const [D, O] = [view(b, d), view(b, out)];
+    O.set(D.subarray(0, cols));
+    for (let i = 1; i < n; i++) {
+      const row = i * cols;
+      for (let j = 0; j < cols; j++) O[j] += D[row + j];
+    }
+    return out;
   });
   // Small-vector work (activations' gradients, LayerNorm, losses) is a handful of
   // numbers per sample: plain JS loops over heap views beat several generic kernels.
@@ -644,6 +656,12 @@ export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2
     return tf.engine().runKernel(SIMD_KERNELS.matMulNN, { d, W }) as tf.Tensor2D;
   }
   return tf.matMul(d, W);
+}
+
+/** Sums the rows of d [n, cols] (a linear layer's bias gradient for a batch). */
+export function columnSum(d: tf.Tensor2D): tf.Tensor1D {
+  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.columnSum, { d }) as tf.Tensor1D;
+  return tf.sum(d, 0);
 }
 
 /** `d^T x`: a linear layer's weight gradient for a batch. */

@@ -11,6 +11,7 @@ import {
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
+  columnSum,
   linearBatch,
   linearBatchGradInput,
   linearBatchGradWeight,
@@ -206,6 +207,7 @@ Deno.test("linearBatch() and its gradients match TF.js matMuls on tiled and edge
       close(linearBatch(x, W).dataSync(), tf.matMul(x, W, false, true).dataSync());
       close(linearBatchGradInput(d, W).dataSync(), tf.matMul(d, W).dataSync());
       close(linearBatchGradWeight(d, x).dataSync(), tf.matMul(d, x, true, false).dataSync());
+      close(columnSum(d).dataSync(), tf.sum(d, 0).dataSync());
     });
   }
 });

@@ -131,7 +131,7 @@ if (import.meta.main) {
     setRngState(meta.rng as RngState);
     console.log(`Resuming from ${ckptPath}: ${start} of ${count} images done in ${before} s`);
   }
-  const bar = progressBar(count, { label: `${kind} epoch` });
+  const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
   let t0 = performance.now();
   const save = async (done: number) => {
     await G.parameters()[0].value.data();
@@ -154,12 +154,10 @@ if (import.meta.main) {
     const image = faceTensor(i, conv);
     trainFaceGan(D, G, image);
     image.dispose();
-    // GPU backends queue work: wait now and then so the timing is honest and memory bounded;
-    // the pause also lets Ctrl-C through.
-    if (i % 50 === 49) {
-      await D.parameters()[0].value.data();
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+    // GPU backends queue work: wait now and then so the timing is honest and memory bounded.
+    if (i % 50 === 49) await D.parameters()[0].value.data();
+    // A macrotask turn lets Deno deliver Ctrl-C to its listener.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     bar.update(i + 1, { D: D.progress.at(-1), G: G.progress.at(-1) });
     if (saveEvery > 0 && (i + 1) % saveEvery === 0 && i + 1 < count) await save(i + 1);
   }
@@ -200,5 +198,7 @@ if (import.meta.main) {
     lastLossG: G.progress.at(-1),
   };
   await writeAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  // The epoch is complete and written: a rerun starts afresh.
+  await Deno.remove(ckptPath).catch(() => {});
   console.log(JSON.stringify(summary));
 }
