@@ -13,10 +13,10 @@ import { uniformArray } from "./random.ts";
 import {
   batchNormGrad,
   batchNormTrain,
+  columnSum,
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
-  columnSum,
   linearBatch,
   linearBatchGradInput,
   linearBatchGradWeight,
