@@ -133,7 +133,7 @@ if (import.meta.main) {
   }
   if (pick.includes("gan")) {
     const { benchGan, TORCH_EPOCH_S, TORCH_ITERATION_MS } = await import("./gan.ts");
-    const g = await benchGan({ batchSizes: [64] });
+    const g = await benchGan({ batchSizes: [32, 64, 128] });
     row("MNIST GAN iteration, per sample (08)", fmt(g.iterationMs), fmt(TORCH_ITERATION_MS));
     for (const [b, sec] of Object.entries(g.epochSeconds)) {
       row(`MNIST GAN epoch, batch ${b}`, `${sec.toFixed(1)} s`, `${TORCH_EPOCH_S} s (per sample)`);
