@@ -110,6 +110,26 @@ export class CnnClassifier extends Model {
    * statistics are left as they were. Records no gradients.
    */
   predict(images: tf.Tensor): tf.Tensor2D {
+    return this.perImage(images, (x) => this.model.forward(x));
+  }
+
+  /**
+   * The 250 values the last layer sees (after the second BatchNorm2d, flattened) for
+   * images [N, 784], one image at a time like {@link CnnClassifier.predict}: the
+   * features the GAN metrics compare. Records no gradients.
+   */
+  features(images: tf.Tensor): tf.Tensor2D {
+    const layers = (this.model as Sequential).layers;
+    const upTo = layers.findIndex((l) => l instanceof View) + 1;
+    return this.perImage(images, (x) => {
+      let y: tf.Tensor = x;
+      for (let i = 0; i < upTo; i++) y = layers[i].forward(y);
+      return y.reshape([-1]);
+    });
+  }
+
+  /** Runs `f` on each image alone in training mode, keeping the BatchNorm running statistics. */
+  private perImage(images: tf.Tensor, f: (x: tf.Tensor4D) => tf.Tensor): tf.Tensor2D {
     const x = toImages(images);
     const buffers = this.namedBuffers().map(([, b]) => b);
     const saved = buffers.map((b) => tf.keep(tf.clone(b.value)));
@@ -122,7 +142,7 @@ export class CnnClassifier extends Model {
           const pixels = x.dataSync();
           const rows = Array.from({ length: x.shape[0] }, (_, i) => {
             const one = pixels.slice(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS);
-            return this.model.forward(tf.tensor4d(one, [1, MNIST_SIDE, MNIST_SIDE, 1]));
+            return f(tf.tensor4d(one, [1, MNIST_SIDE, MNIST_SIDE, 1])).reshape([-1]);
           });
           return tf.stack(rows) as tf.Tensor2D;
         })

@@ -1,5 +1,6 @@
 /**
- * GAN quality as numbers, judged by the book's combined MNIST classifier:
+ * GAN quality as numbers, judged by the book's combined MNIST classifier (or,
+ * with `getMnistClassifier({ kind: "cnn" })`, notebook 13's CNN):
  * which digits a generator draws and how evenly (mode coverage), how clear
  * and varied its digits are (an Inception-style score over 10 classes), and
  * how far its digits are from real ones in the classifier's hidden features
@@ -11,6 +12,13 @@ import * as tf from "@tensorflow/tfjs";
 import { noGrad } from "./autograd.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { Classifier, evaluate, trainEpochs } from "./classifier.ts";
+import {
+  CNN_CHECKPOINT,
+  CNN_QUICK_CHECKPOINT,
+  CnnClassifier,
+  evaluateCnn,
+  saveCnn,
+} from "./cnn.ts";
 import {
   MNIST_CLASSES,
   MNIST_PIXELS,
@@ -41,7 +49,12 @@ export const COVERAGE_MIN_FRACTION = 0.01;
 
 /** Options of {@link getMnistClassifier}. */
 export interface ClassifierOptions {
-  /** Checkpoint file; default `data/classifier.ckpt` (`data/classifier_quick.ckpt` in quick mode). */
+  /** "mlp" (default): the book's combined classifier of notebook 04; "cnn": notebook 13's CNN. */
+  kind?: "mlp" | "cnn";
+  /**
+   * Checkpoint file; default `data/classifier.ckpt` (`data/classifier_quick.ckpt` in quick mode),
+   * for the CNN `data/cnn_classifier.ckpt` (what `deno task train-cnn` writes; `_quick` likewise).
+   */
   path?: string;
   /** true retrains even if the file exists; false never trains (throws if it is missing); default: train when missing. */
   train?: boolean;
@@ -69,19 +82,29 @@ async function exists(path: string): Promise<boolean> {
  * random stream is left as it was.
  */
 export async function getMnistClassifier(opts: ClassifierOptions = {}): Promise<Model> {
-  const path = opts.path ?? (QUICK ? CLASSIFIER_QUICK_PATH : CLASSIFIER_PATH);
+  const kind = opts.kind ?? "mlp";
+  if (kind !== "mlp" && kind !== "cnn") {
+    throw new Error(`Unknown classifier kind "${kind}": use "mlp" or "cnn"`);
+  }
+  const cnn = kind === "cnn";
+  const path = opts.path ??
+    (cnn
+      ? (QUICK ? CNN_QUICK_CHECKPOINT : CNN_CHECKPOINT)
+      : (QUICK ? CLASSIFIER_QUICK_PATH : CLASSIFIER_PATH));
+  const what = cnn ? "the MNIST CNN classifier" : "the MNIST classifier";
   const log = opts.verbose === false ? () => {} : (s: string) => console.log(s);
   const saved = getRngState();
   try {
     manualSeed(CLASSIFIER_SEED);
-    const classifier = new Classifier("combined");
+    const classifier = cnn ? new CnnClassifier() : new Classifier("combined");
+    const moduleName = cnn ? "cnn" : "classifier";
     classifier.printEvery = 0;
     if (opts.train !== true && await exists(path)) {
-      const meta = await loadCheckpoint(path, { modules: { classifier } });
+      const meta = await loadCheckpoint(path, { modules: { [moduleName]: classifier } });
       const acc = typeof meta.testAccuracy === "number"
         ? ` (test accuracy ${(100 * meta.testAccuracy).toFixed(1)} %)`
         : "";
-      log(`Loaded the MNIST classifier from ${path}${acc}`);
+      log(`Loaded ${what} from ${path}${acc}`);
       return classifier;
     }
     if (opts.train === false) {
@@ -93,19 +116,28 @@ export async function getMnistClassifier(opts: ClassifierOptions = {}): Promise<
     const limit = opts.limit ?? (QUICK ? QUICK_CLASSIFIER_SAMPLES : Infinity);
     const train = await MnistDataset.load(MNIST_TRAIN_CSV);
     const n = Math.min(train.length, limit);
-    log(`Training the book's combined MNIST classifier on ${n} images for 1 epoch -> ${path}`);
+    log(
+      `Training ${cnn ? "notebook 13's CNN" : "the book's combined MNIST classifier"} on ${n} ` +
+        `images for 1 epoch -> ${path}`,
+    );
     const t0 = performance.now();
     await trainEpochs(classifier, train, { epochs: 1, limit, progress: opts.verbose !== false });
     const test = await MnistDataset.load(MNIST_TEST_CSV);
-    const testAccuracy = evaluate(classifier, test);
+    const testAccuracy = cnn
+      ? evaluateCnn(classifier as CnnClassifier, test)
+      : evaluate(classifier as Classifier, test);
     const seconds = (performance.now() - t0) / 1000;
     log(
       `Classifier test accuracy ${(100 * testAccuracy).toFixed(2)} % after ${seconds.toFixed(0)} s`,
     );
-    await saveCheckpoint(path, {
-      modules: { classifier },
-      meta: { variant: "combined", trainImages: n, epochs: 1, testAccuracy, seed: CLASSIFIER_SEED },
-    });
+    const meta = { trainImages: n, epochs: 1, testAccuracy, seed: CLASSIFIER_SEED };
+    if (cnn) await saveCnn(classifier as CnnClassifier, path, { meta });
+    else {
+      await saveCheckpoint(path, {
+        modules: { classifier },
+        meta: { variant: "combined", ...meta },
+      });
+    }
     return classifier;
   } finally {
     setRngState(saved);
@@ -120,9 +152,23 @@ function checkImages(images: tf.Tensor, who: string): void {
   }
 }
 
+/** A classifier that scores images its own way (the CNN: one image at a time). */
+interface Judge {
+  predict(images: tf.Tensor): tf.Tensor2D;
+  features(images: tf.Tensor): tf.Tensor2D;
+}
+
+function isJudge(c: unknown): c is Judge {
+  const j = c as Partial<Judge>;
+  return typeof j.predict === "function" && typeof j.features === "function";
+}
+
 /** Classifier outputs [N, 10] for images [N, 784] as a JS array, row after row. */
 function outputsOf(classifier: Module, images: tf.Tensor2D): Float32Array {
-  return tf.tidy(() => noGrad(() => classifier.forward(images)).dataSync() as Float32Array);
+  return tf.tidy(() =>
+    (isJudge(classifier) ? classifier.predict(images) : noGrad(() => classifier.forward(images)))
+      .dataSync() as Float32Array
+  );
 }
 
 function argmaxRows(p: Float32Array, k: number): number[] {
@@ -218,10 +264,12 @@ export function labelAccuracy(
 /**
  * The classifier's hidden features [N, d] for images [N, 784]: the output of
  * its last LayerNorm (the 200-d layer of the combined classifier), or of
- * every layer but the last two when it has none.
+ * every layer but the last two when it has none; the CNN's own `features()`
+ * (the 250 values before its last layer).
  */
 export function classifierFeatures(classifier: Module, images: tf.Tensor2D): tf.Tensor2D {
   checkImages(images, "classifierFeatures");
+  if (isJudge(classifier)) return classifier.features(images);
   const net = (classifier as { model?: Module }).model ?? classifier;
   if (!(net instanceof Sequential)) {
     throw new Error(

@@ -433,26 +433,29 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
       finalLoss: { D: D.progress.at(-1) ?? null, G: G.progress.at(-1) ?? null },
     };
     if (!config.noEval) {
-      const classifier = await getMnistClassifier();
-      const q = await evaluateGan(G, classifier, {
-        n: config.evalSamples ?? (QUICK ? 200 : 1000),
-      });
-      summary.quality = {
-        samples: q.n,
-        digitsCovered: q.coverage.covered,
-        counts: q.coverage.counts,
-        entropyNats: q.coverage.entropy,
-        classifierScore: q.score,
-        frechetDistance: q.fid,
-      };
-      log(
-        `Quality on ${q.n} samples: ${q.coverage.covered}/10 digits (entropy ${
-          q.coverage.entropy.toFixed(3)
-        } nats, max ln 10 = 2.303), classifier score ${
-          q.score.toFixed(2)
-        } (max 10), Frechet distance ${q.fid.toFixed(2)}`,
-      );
-      log(`Digit counts 0-9: ${q.coverage.counts.join(" ")}`);
+      // Two judges: the book's MLP classifier (notebook 04) and the CNN of notebook 13.
+      for (const [kind, key] of [["mlp", "quality"], ["cnn", "qualityCnn"]] as const) {
+        const classifier = await getMnistClassifier({ kind });
+        const q = await evaluateGan(G, classifier, {
+          n: config.evalSamples ?? (QUICK ? 200 : 1000),
+        });
+        classifier.dispose();
+        summary[key] = {
+          judge: kind,
+          samples: q.n,
+          digitsCovered: q.coverage.covered,
+          counts: q.coverage.counts,
+          entropyNats: q.coverage.entropy,
+          classifierScore: q.score,
+          frechetDistance: q.fid,
+        };
+        log(
+          `Quality on ${q.n} samples, judged by the ${kind.toUpperCase()}: ${q.coverage.covered}/10 ` +
+            `digits (entropy ${q.coverage.entropy.toFixed(3)} nats, max ln 10 = 2.303), ` +
+            `classifier score ${q.score.toFixed(2)} (max 10), Frechet distance ${q.fid.toFixed(2)}`,
+        );
+        log(`Digit counts 0-9: ${q.coverage.counts.join(" ")}`);
+      }
     }
     await writeJsonAtomic(`${out}/summary.json`, summary);
     log(`Wrote ${out}/summary.json`);

@@ -211,5 +211,10 @@ Deno.test("scripts/main.ts in quick mode writes grids, strip, charts, checkpoint
   assert.equal(summary.quality.counts.length, 10);
   assert.ok(summary.quality.classifierScore >= 1 && summary.quality.classifierScore <= 10);
   assert.ok(Number.isFinite(summary.quality.frechetDistance));
-  assert.match(text, /Quality on/);
+  // The CNN of notebook 13 judges too.
+  assert.equal(summary.qualityCnn.judge, "cnn");
+  assert.equal(summary.qualityCnn.counts.length, 10);
+  assert.ok(Number.isFinite(summary.qualityCnn.frechetDistance));
+  assert.match(text, /judged by the MLP/);
+  assert.match(text, /judged by the CNN/);
 });
