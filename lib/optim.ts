@@ -14,6 +14,8 @@ export interface OptimizerState {
 
 /** Common optimiser surface, like `torch.optim.Optimizer`. */
 export abstract class Optimizer {
+  /** Learning rate; may be changed between steps for a schedule (PyTorch: `param_groups[0]["lr"]`). */
+  abstract lr: number;
   /** Updates are applied to these parameters. */
   constructor(readonly params: Parameter[]) {
     if (params.length === 0) {
@@ -36,7 +38,7 @@ export abstract class Optimizer {
 
 /** Stochastic gradient descent `p -= lr * grad`, like `torch.optim.SGD(params, lr)`. */
 export class SGD extends Optimizer {
-  readonly lr: number;
+  lr: number;
   /** `lr` is required, as in PyTorch. */
   constructor(params: Parameter[], opts: { lr: number }) {
     super(params);
@@ -60,7 +62,7 @@ export class SGD extends Optimizer {
 
 /** Adam, like `torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8)`. */
 export class Adam extends Optimizer {
-  readonly lr: number;
+  lr: number;
   readonly betas: [number, number];
   readonly eps: number;
   #t = 0;

@@ -49,6 +49,8 @@ export interface MainConfig {
   batchSize: number;
   /** Adam learning rate of both networks (the book: 0.0001). */
   lr: number;
+  /** With it, the learning rate falls linearly from `lr` at the first step to this at the last. */
+  lrEnd?: number;
   /** Adam's beta1 for both networks (PyTorch's default 0.9; GANs often use 0.5 with batches). */
   beta1?: number;
   /** Output folder. */
@@ -88,6 +90,7 @@ Usage: deno task main [options]
   --seed N         seed of weights, generator seeds and data order (default 42)
   --batch-size N   images per step: 1 is the book's per-sample loop (default 1)
   --lr X           Adam learning rate of D and G (default ${MNIST_GAN_LR}, the book's)
+  --lr-end X       let the learning rate fall linearly from --lr to X over all the epochs asked for
   --beta1 X        Adam beta1 of D and G (default 0.9, PyTorch's; 0.5 steadies batched runs)
   --backend LIST   TF.js backends to try in order, e.g. wasm,cpu (default TFJS_BACKEND or wasm,cpu)
   --out DIR        output folder (default out/main)
@@ -110,6 +113,7 @@ export function parseMainArgs(args: string[]): MainConfig | null {
       seed: { type: "string" },
       "batch-size": { type: "string" },
       lr: { type: "string" },
+      "lr-end": { type: "string" },
       beta1: { type: "string" },
       backend: { type: "string" },
       out: { type: "string" },
@@ -135,6 +139,10 @@ export function parseMainArgs(args: string[]): MainConfig | null {
   };
   const lr = values.lr === undefined ? MNIST_GAN_LR : Number(values.lr);
   if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
+  const lrEnd = values["lr-end"] === undefined ? undefined : Number(values["lr-end"]);
+  if (lrEnd !== undefined && !(lrEnd > 0)) {
+    throw new Error(`--lr-end must be a positive number, got "${values["lr-end"]}"`);
+  }
   const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
   if (!(beta1 >= 0 && beta1 < 1)) {
     throw new Error(`--beta1 must be a number from 0 to below 1, got "${values.beta1}"`);
@@ -145,6 +153,7 @@ export function parseMainArgs(args: string[]): MainConfig | null {
     seed: int("seed", values.seed, 42, 0),
     batchSize: int("batch-size", values["batch-size"], 1, 1),
     lr,
+    lrEnd,
     beta1,
     backend: values.backend,
     out: values.out ?? "out/main",
@@ -239,6 +248,20 @@ async function exists(path: string): Promise<boolean> {
 
 const pad3 = (n: number) => String(n).padStart(3, "0");
 
+/**
+ * The learning rate at global step `g` (0-based) of `total`: `lr`, or with `lrEnd` a
+ * straight line from `lr` at the first step to `lrEnd` at the last.
+ */
+export function scheduledLr(
+  lr: number,
+  lrEnd: number | undefined,
+  g: number,
+  total: number,
+): number {
+  if (lrEnd === undefined || total <= 1) return lr;
+  return lr + (lrEnd - lr) * Math.min(1, g / (total - 1));
+}
+
 /** Trains (or resumes) the MNIST GAN as configured; see the module doc. */
 export async function runMain(config: MainConfig): Promise<MainResult> {
   const log = config.log ?? ((line: string) => console.log(line));
@@ -268,17 +291,21 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
   let epochSeconds: number[] = [];
   if (!config.fresh && await exists(ckptPath)) {
     const meta = await loadCheckpoint(ckptPath, { modules });
-    const mismatch = (["seed", "batchSize", "lr", "beta1", "images"] as const).filter((k) => {
-      const mine = {
-        seed: config.seed,
-        batchSize: config.batchSize,
-        lr: config.lr,
-        beta1: betas[0],
-        images: n,
-      }[k];
-      // Checkpoints from before --beta1 existed used PyTorch's 0.9.
-      return (k === "beta1" ? meta[k] ?? 0.9 : meta[k]) !== mine;
-    });
+    const mismatch = (["seed", "batchSize", "lr", "lrEnd", "beta1", "images"] as const).filter(
+      (k) => {
+        const mine = {
+          seed: config.seed,
+          batchSize: config.batchSize,
+          lr: config.lr,
+          lrEnd: config.lrEnd ?? null,
+          beta1: betas[0],
+          images: n,
+        }[k];
+        // Checkpoints from before --beta1 existed used PyTorch's 0.9.
+        const theirs = k === "beta1" ? meta[k] ?? 0.9 : k === "lrEnd" ? meta[k] ?? null : meta[k];
+        return theirs !== mine;
+      },
+    );
     if (mismatch.length) {
       throw new CheckpointError(
         ckptPath,
@@ -308,6 +335,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
     dataOrderSeed: config.seed,
     batchSize: config.batchSize,
     lr: config.lr,
+    lrEnd: config.lrEnd ?? null,
     beta1: betas[0],
     backend: backend.backend,
     device: backend.device,
@@ -353,6 +381,18 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
       // Measured after the first step: first use of a kernel may keep a few constants for good.
       let tensorsBefore = -1;
       const t0 = performance.now();
+      // The schedule depends on the global step alone, so a resumed run follows it exactly.
+      const setLr = (s: number) => {
+        const lr = scheduledLr(
+          config.lr,
+          config.lrEnd,
+          (epoch - 1) * steps + s,
+          config.epochs * steps,
+        );
+        D.optimiser.lr = lr;
+        G.optimiser.lr = lr;
+      };
+      setLr(step);
       let result;
       try {
         result = await trainEpoch(D, G, dataset, {
@@ -363,6 +403,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
           shouldStop: () => interrupted,
           onStep: (info) => {
             stepsThisRun++;
+            setLr(info.step);
             if (tensorsBefore < 0) tensorsBefore = tf.memory().numTensors;
             else if (info.step === info.steps && tf.memory().numTensors !== tensorsBefore) {
               throw new Error(
@@ -431,6 +472,13 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
       device: backend.device,
       epochSeconds,
       finalLoss: { D: D.progress.at(-1) ?? null, G: G.progress.at(-1) ?? null },
+      lrEnd: config.lrEnd ?? null,
+      lastStepLr: scheduledLr(
+        config.lr,
+        config.lrEnd,
+        config.epochs * steps - 1,
+        config.epochs * steps,
+      ),
     };
     if (!config.noEval) {
       // Two judges: the book's MLP classifier (notebook 04) and the CNN of notebook 13.

@@ -11,7 +11,7 @@ import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoi
 import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import { epochOrder, MnistDiscriminator, MnistGenerator, trainEpoch } from "../lib/mnist_gan.ts";
 import { getRngState, manualSeed, type RngState, setRngState } from "../lib/random.ts";
-import { runMain } from "../scripts/main.ts";
+import { parseMainArgs, runMain, scheduledLr } from "../scripts/main.ts";
 
 await initBackend({ order: ["wasm", "cpu"], log: () => {} });
 const data = await MnistDataset.load(MNIST_TRAIN_CSV, { limit: 64 });
@@ -67,13 +67,31 @@ Deno.test("trainEpoch() resumed from a checkpoint equals an uninterrupted run wh
   await straightAndResumed(8, 64, 3);
 });
 
-Deno.test("runMain() resumed after a stop equals an uninterrupted run", async () => {
+for (const lrEnd of [undefined, 1e-4]) {
+  const name = lrEnd === undefined ? "" : " with a learning-rate schedule";
+  Deno.test(`runMain() resumed after a stop equals an uninterrupted run${name}`, async () => {
+    await resumedEqualsStraight(lrEnd);
+  });
+}
+
+Deno.test("scheduledLr() falls in a straight line from lr at the first step to lrEnd at the last", () => {
+  assert.equal(scheduledLr(1e-3, undefined, 7, 10), 1e-3);
+  assert.equal(scheduledLr(1e-3, 1e-4, 0, 10), 1e-3);
+  assert.ok(Math.abs(scheduledLr(1e-3, 1e-4, 9, 10) - 1e-4) < 1e-15);
+  assert.ok(Math.abs(scheduledLr(1e-3, 1e-4, 3, 7) - 5.5e-4) < 1e-15);
+  assert.equal(scheduledLr(1e-3, 1e-4, 0, 1), 1e-3);
+  assert.throws(() => parseMainArgs(["--lr-end", "0"]), /--lr-end must be a positive number/);
+  assert.equal(parseMainArgs(["--lr-end", "0.00002"])?.lrEnd, 2e-5);
+});
+
+async function resumedEqualsStraight(lrEnd: number | undefined) {
   const a = await Deno.makeTempDir(), b = await Deno.makeTempDir();
   const base = {
     epochs: 2,
     seed: 3,
     batchSize: 4,
     lr: 1e-3,
+    lrEnd,
     fresh: false,
     dataset: data,
     limit: 32,
@@ -102,9 +120,15 @@ Deno.test("runMain() resumed after a stop equals an uninterrupted run", async ()
   assert.deepEqual(y.w, x.w);
   assert.deepEqual(y.rng, x.rng);
   assert.deepEqual([y.epoch, y.step], [2, 8]);
+  if (lrEnd !== undefined) {
+    const summary = JSON.parse(await Deno.readTextFile(`${a}/summary.json`));
+    assert.ok(Math.abs(summary.lastStepLr - lrEnd) < 1e-15);
+    // A schedule that differs from the checkpoint's is refused, not silently mixed.
+    await assert.rejects(() => runMain({ ...base, out: b, lrEnd: 2e-4 }), /lrEnd/);
+  }
   await Deno.remove(a, { recursive: true });
   await Deno.remove(b, { recursive: true });
-});
+}
 
 Deno.test("runMain() refuses a corrupt or partial checkpoint and loads nothing", async () => {
   const dir = await Deno.makeTempDir();
