@@ -23,14 +23,17 @@ import {
   MNIST_GAN_LR,
   MnistDiscriminator,
   MnistGenerator,
+  stepsPerEpoch,
   trainEpoch,
 } from "../lib/mnist_gan.ts";
 import { manualSeed } from "../lib/random.ts";
 import { wholeNumber } from "./_cli.ts";
+import { scheduledLr } from "./main.ts";
 
 const USAGE = `Usage: deno task batch-sweep [options]
   --batch N        images per step (default 64; 1 is the book's per-sample loop)
   --lr X           Adam learning rate of D and G (default ${MNIST_GAN_LR})
+  --lr-end X       let the learning rate fall linearly from --lr to X over --epochs
   --beta1 X        Adam beta1 (default 0.9)
   --epochs N       most epochs (default 10)
   --seconds S      stop after the epoch that passes S seconds of training (default none)
@@ -53,6 +56,7 @@ if (import.meta.main) {
     options: {
       batch: { type: "string" },
       lr: { type: "string" },
+      "lr-end": { type: "string" },
       beta1: { type: "string" },
       epochs: { type: "string" },
       seconds: { type: "string" },
@@ -70,6 +74,9 @@ if (import.meta.main) {
   }
   const batchSize = Math.max(1, wholeNumber("batch", values.batch, 64));
   const lr = positive("lr", values.lr, MNIST_GAN_LR);
+  const lrEnd = values["lr-end"] === undefined
+    ? undefined
+    : positive("lr-end", values["lr-end"], 0);
   const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
   if (!(beta1 >= 0 && beta1 < 1)) throw new Error(`--beta1 must be in [0, 1), got ${values.beta1}`);
   const epochs = wholeNumber("epochs", values.epochs, 10);
@@ -99,21 +106,30 @@ if (import.meta.main) {
   D.printEvery = 0;
   G.printEvery = 0;
   const gpu = info.backend === "webgpu";
-  const name = `batch ${batchSize}, lr ${lr}, beta1 ${beta1}`;
+  const name = `batch ${batchSize}, lr ${lr}${lrEnd ? ` to ${lrEnd}` : ""}, beta1 ${beta1}`;
   console.log(`${name}: ${info.backend} (${info.device}), ${n} images per epoch`);
   let trainSeconds = 0;
   for (let epoch = 1; epoch <= epochs && trainSeconds < seconds; epoch++) {
     const t0 = performance.now();
     const order = epochOrder(train.length, { seed, epoch }).subarray(0, n);
+    const steps = stepsPerEpoch(n, batchSize);
+    const setLr = (step: number) => {
+      D.optimiser.lr = G.optimiser.lr = scheduledLr(
+        lr,
+        lrEnd,
+        (epoch - 1) * steps + step,
+        epochs * steps,
+      );
+    };
+    setLr(0);
     await trainEpoch(D, G, train, {
       order,
       batchSize,
-      // A GPU queues work: wait for it now and then so the time is real and memory bounded.
-      onStep: gpu
-        ? async ({ step }) => {
-          if (step % 20 === 0) await D.parameters()[0].value.data();
-        }
-        : undefined,
+      onStep: async ({ step }) => {
+        setLr(step);
+        // A GPU queues work: wait for it now and then so the time is real and memory bounded.
+        if (gpu && step % 20 === 0) await D.parameters()[0].value.data();
+      },
     });
     await G.parameters()[0].value.data();
     trainSeconds += (performance.now() - t0) / 1000;
@@ -121,6 +137,7 @@ if (import.meta.main) {
     const line = {
       batchSize,
       lr,
+      lrEnd: lrEnd ?? null,
       beta1,
       seed,
       epoch,

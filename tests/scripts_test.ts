@@ -21,6 +21,7 @@ Deno.test("batch-sweep writes epoch, time and quality for each epoch", async () 
   const out = "out/test_batch_sweep.jsonl";
   await Deno.remove(out).catch(() => {});
   const args = ["scripts/batch_sweep.ts", "--batch", "32", "--lr", "0.001", "--beta1", "0.5"];
+  args.push("--lr-end", "0.0001");
   const res = await deno([...args, "--epochs", "2", "--limit", "320", "--out", out]).output();
   assert.equal(res.code, 0, decoder.decode(res.stderr));
   const lines = (await Deno.readTextFile(out)).trim().split("\n").map((l) => JSON.parse(l));
@@ -28,6 +29,7 @@ Deno.test("batch-sweep writes epoch, time and quality for each epoch", async () 
   assert.ok(lines[1].trainSeconds >= lines[0].trainSeconds && lines[0].trainSeconds > 0);
   for (const l of lines) {
     assert.equal(l.batchSize, 32);
+    assert.equal(l.lrEnd, 0.0001);
     assert.ok(l.digits >= 1 && l.digits <= 10);
     assert.ok(l.score >= 1 && l.score <= 10 && Number.isFinite(l.fid));
   }
