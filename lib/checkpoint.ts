@@ -96,7 +96,8 @@ export async function saveCheckpoint(
   };
   const trainables: Header["trainables"] = {};
   for (const [name, m] of Object.entries(contents.modules)) {
-    for (const [k, v] of Object.entries(m.stateDict())) {
+    // Asynchronous reads: a GPU backend cannot read big tensors synchronously.
+    for (const [k, v] of Object.entries(await m.stateDictAsync())) {
       add(`${name}/${k}`, v.shape, v.data);
     }
     if (isTrainable(m)) {
@@ -105,7 +106,7 @@ export async function saveCheckpoint(
   }
   const optimizers: Header["optimizers"] = {};
   for (const [name, opt] of Object.entries(optimizersOf(contents))) {
-    const st = opt.stateDict();
+    const st = await opt.stateDictAsync();
     const slots: Record<string, number> = {};
     for (const [slot, list] of Object.entries(st.slots)) {
       slots[slot] = list.length;
@@ -225,7 +226,7 @@ export async function loadCheckpoint(
   const plans: (() => void)[] = [];
   for (const [name, m] of Object.entries(contents.modules)) {
     const state: Record<string, { shape: number[]; data: Float32Array }> = {};
-    for (const k of Object.keys(m.stateDict())) {
+    for (const k of m.stateKeys()) {
       state[k] = slice(`${name}/${k}`);
     }
     plans.push(() => m.loadStateDict(state));

@@ -67,6 +67,30 @@ Deno.test("saveCheckpoint() then loadCheckpoint() resumes training exactly", asy
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("saveCheckpoint() and loadCheckpoint() never read a tensor synchronously (WebGPU)", async () => {
+  // WebGPU in Deno cannot read big tensors synchronously: make any sync read fail.
+  const dir = await Deno.makeTempDir();
+  manualSeed(4);
+  const a = new Net();
+  trainN(a, 3);
+  const want = weights(a);
+  const proto = tf.Tensor.prototype as unknown as { dataSync: () => unknown };
+  const original = proto.dataSync;
+  proto.dataSync = () => {
+    throw new Error("synchronous read");
+  };
+  try {
+    await saveCheckpoint(`${dir}/a.ckpt`, { modules: { net: a }, meta: {} });
+    const b = new Net();
+    await loadCheckpoint(`${dir}/a.ckpt`, { modules: { net: b } });
+    proto.dataSync = original;
+    assert.deepEqual(weights(b), want);
+  } finally {
+    proto.dataSync = original;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("loadCheckpoint() refuses truncated, corrupt and foreign files and loads nothing", async () => {
   const dir = await Deno.makeTempDir();
   const a = new Net();

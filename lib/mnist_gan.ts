@@ -223,11 +223,18 @@ export async function trainEpoch(
   return { step, steps, stopped: false };
 }
 
-/** True when every parameter of every module is finite (check before saving a checkpoint). */
-export function allFinite(...modules: { parameters(): { value: tf.Tensor }[] }[]): boolean {
+/**
+ * True when every parameter of every module is finite (check before saving a checkpoint).
+ * Reads asynchronously, so it works on GPU backends too.
+ */
+export async function allFinite(
+  ...modules: { parameters(): { value: tf.Tensor }[] }[]
+): Promise<boolean> {
   for (const m of modules) {
     for (const p of m.parameters()) {
-      const bad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(p.value))).dataSync()[0]);
+      const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(p.value))));
+      const bad = (await flag.data())[0];
+      flag.dispose();
       if (bad) return false;
     }
   }

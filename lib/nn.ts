@@ -199,6 +199,20 @@ export abstract class Module {
     return out;
   }
 
+  /** `stateDict()` with asynchronous reads: what a GPU backend needs (WebGPU cannot read big tensors synchronously in Deno). */
+  async stateDictAsync(): Promise<Record<string, { shape: number[]; data: Float32Array }>> {
+    const out: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [k, p] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      out[k] = { shape: p.value.shape, data: await p.value.data() as Float32Array };
+    }
+    return out;
+  }
+
+  /** The names `stateDict()` uses, without reading any tensor. */
+  stateKeys(): string[] {
+    return [...this.namedParameters(), ...this.namedBuffers()].map(([k]) => k);
+  }
+
   /** Loads what `stateDict()` returned; every key and shape must match. */
   loadStateDict(
     state: Record<string, { shape: number[]; data: ArrayLike<number> }>,

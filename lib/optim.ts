@@ -30,6 +30,10 @@ export abstract class Optimizer {
   abstract step(): void;
   /** State for checkpoints. */
   abstract stateDict(): OptimizerState;
+  /** `stateDict()` with asynchronous reads (for GPU backends); by default the same. */
+  stateDictAsync(): Promise<OptimizerState> {
+    return Promise.resolve(this.stateDict());
+  }
   /** Restores `stateDict()` output. */
   abstract loadStateDict(state: OptimizerState): void;
   /** Frees internal tensors. */
@@ -124,6 +128,14 @@ export class Adam extends Optimizer {
     const dump = (ts: tf.Tensor[]) =>
       ts.map((t) => ({ shape: t.shape, data: t.dataSync() as Float32Array }));
     return { step: this.#t, slots: { m: dump(this.#m), v: dump(this.#v) } };
+  }
+  /** Moments and step count, read asynchronously (for GPU backends). */
+  override async stateDictAsync(): Promise<OptimizerState> {
+    const dump = (ts: tf.Tensor[]) =>
+      Promise.all(
+        ts.map(async (t) => ({ shape: t.shape, data: await t.data() as Float32Array })),
+      );
+    return { step: this.#t, slots: { m: await dump(this.#m), v: await dump(this.#v) } };
   }
   /** Restores moments and step count. */
   loadStateDict(state: OptimizerState): void {

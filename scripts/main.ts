@@ -345,7 +345,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
   });
   const save = async (e: number, s: number) => {
     // Never replace a good checkpoint with NaN weights.
-    if (!allFinite(D, G)) {
+    if (!(await allFinite(D, G))) {
       log(
         `Not saving a checkpoint at epoch ${e} step ${s}: weights are not finite; ${ckptPath} is kept`,
       );
