@@ -530,3 +530,59 @@ export async function evaluateGan(
     if (!opts.real) real.dispose();
   }
 }
+
+/** Options of {@link judgeGenerator}. */
+export interface JudgeOptions {
+  /** Which classifier judges: "mlp" (default) or "cnn"; see {@link getMnistClassifier}. */
+  kind?: "mlp" | "cnn";
+  /** Its checkpoint (default: the kind's usual file, trained on first use). */
+  classifierPath?: string;
+  /** Samples (default 1000). */
+  n?: number;
+  /** Real images as pixels 0-1, n rows of 784 (default: the first n MNIST test images). */
+  real?: Float32Array;
+  /** Generator seed size (default 100). */
+  seedSize?: number;
+  /** Print what the classifier loading does (default false). */
+  verbose?: boolean;
+}
+
+/**
+ * {@link evaluateGan} for a generator on any backend: samples on the generator's backend,
+ * reads them asynchronously, and judges them on the CPU (wasm, else cpu) with a classifier
+ * loaded there, then switches back. A GPU backend such as WebGPU cannot read big tensors
+ * synchronously in Deno, which the metrics need.
+ */
+export async function judgeGenerator(G: Module, opts: JudgeOptions = {}): Promise<GanQuality> {
+  const n = opts.n ?? 1000;
+  const fake = sampleGenerator(G, n, { seedSize: opts.seedSize });
+  const pixels = await fake.data() as Float32Array;
+  fake.dispose();
+  const before = tf.getBackend();
+  const onCpu = before === "wasm" || before === "cpu";
+  if (!onCpu && !(await tf.setBackend("wasm"))) await tf.setBackend("cpu");
+  try {
+    const classifier = await getMnistClassifier({
+      kind: opts.kind,
+      path: opts.classifierPath,
+      verbose: opts.verbose ?? false,
+    });
+    const fakeT = tf.tensor2d(pixels, [n, pixels.length / n]);
+    const real = opts.real
+      ? tf.tensor2d(opts.real, [opts.real.length / MNIST_PIXELS, MNIST_PIXELS])
+      : await realTestImages(n);
+    try {
+      return {
+        coverage: modeCoverage(classifier, fakeT),
+        score: classifierScore(classifier, fakeT),
+        fid: frechetDistance(classifier, real, fakeT),
+        n,
+      };
+    } finally {
+      tf.dispose([fakeT, real]);
+      classifier.dispose();
+    }
+  } finally {
+    if (!onCpu) await tf.setBackend(before);
+  }
+}

@@ -3,9 +3,11 @@ import assert from "node:assert/strict";
 import {
   classifierFeatures,
   classifierScore,
+  evaluateGan,
   frechetDistance,
   frechetFromStats,
   getMnistClassifier,
+  judgeGenerator,
   labelAccuracy,
   meanAndCovariance,
   modeCoverage,
@@ -227,4 +229,35 @@ Deno.test({
       await tf.setBackend(before);
     }
   },
+});
+
+Deno.test("judgeGenerator() gives evaluateGan()'s numbers on the CPU backends", async () => {
+  const { initBackend } = await import("./backend.ts");
+  const { MnistGenerator } = await import("./mnist_gan.ts");
+  const before = tf.getBackend();
+  await initBackend({ order: ["wasm"], verbose: false });
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/c.ckpt`;
+    const classifier = await getMnistClassifier({ path, limit: 500, verbose: false });
+    manualSeed(8);
+    const G = new MnistGenerator();
+    const real = tf.randomUniform([50, 784]) as tf.Tensor2D;
+    manualSeed(9);
+    const want = await evaluateGan(G, classifier, { n: 50, real });
+    manualSeed(9);
+    const got = await judgeGenerator(G, {
+      classifierPath: path,
+      n: 50,
+      real: real.dataSync() as Float32Array,
+    });
+    assert.deepEqual(got, want);
+    assert.equal(tf.getBackend(), "wasm");
+    tf.dispose([real]);
+    G.dispose();
+    classifier.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend(before);
+  }
 });

@@ -14,9 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { evaluateGan, getMnistClassifier } from "../lib/metrics.ts";
+import { judgeGenerator } from "../lib/metrics.ts";
 import { MNIST_PIXELS, MnistDataset, readMnistIdx } from "../lib/mnist.ts";
 import {
   epochOrder,
@@ -93,11 +92,7 @@ if (import.meta.main) {
       return new MnistDataset(raw.labels, Float32Array.from(raw.pixels, (p) => p / 255), dir);
     })();
   const testRaw = await readMnistIdx("test", dir);
-  const real = tf.tensor2d(
-    Float32Array.from(testRaw.pixels.subarray(0, 1000 * MNIST_PIXELS), (p) => p / 255),
-    [1000, MNIST_PIXELS],
-  );
-  const classifier = await getMnistClassifier({ path: values.classifier, verbose: false });
+  const real = Float32Array.from(testRaw.pixels.subarray(0, 1000 * MNIST_PIXELS), (p) => p / 255);
   const n = Math.min(train.length, wholeNumber("limit", values.limit, train.length));
 
   manualSeed(seed);
@@ -133,7 +128,8 @@ if (import.meta.main) {
     });
     await G.parameters()[0].value.data();
     trainSeconds += (performance.now() - t0) / 1000;
-    const q = await evaluateGan(G, classifier, { n: 1000, real });
+    // Judged on the CPU whatever the backend (see judgeGenerator).
+    const q = await judgeGenerator(G, { n: 1000, real, classifierPath: values.classifier });
     const line = {
       batchSize,
       lr,
@@ -152,5 +148,4 @@ if (import.meta.main) {
     console.log(JSON.stringify(line));
     await Deno.writeTextFile(out, JSON.stringify(line) + "\n", { append: true });
   }
-  real.dispose();
 }

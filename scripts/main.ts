@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import { initBackend, parseBackendOrder } from "../lib/backend.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { noGrad } from "../lib/autograd.ts";
-import { evaluateGan, getMnistClassifier } from "../lib/metrics.ts";
+import { judgeGenerator } from "../lib/metrics.ts";
 import { MNIST_PIXELS, MNIST_SIDE, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import {
   allFinite,
@@ -483,11 +483,12 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
     if (!config.noEval) {
       // Two judges: the book's MLP classifier (notebook 04) and the CNN of notebook 13.
       for (const [kind, key] of [["mlp", "quality"], ["cnn", "qualityCnn"]] as const) {
-        const classifier = await getMnistClassifier({ kind });
-        const q = await evaluateGan(G, classifier, {
+        // Judged on the CPU whatever the backend (see judgeGenerator).
+        const q = await judgeGenerator(G, {
+          kind,
           n: config.evalSamples ?? (QUICK ? 200 : 1000),
+          verbose: true,
         });
-        classifier.dispose();
         summary[key] = {
           judge: kind,
           samples: q.n,
