@@ -519,16 +519,20 @@ export async function evaluateGan(
   const real = opts.real ?? await realTestImages(n);
   const fake = sampleGenerator(G, n, { seedSize: opts.seedSize });
   try {
-    return {
-      coverage: modeCoverage(classifier, fake),
-      score: classifierScore(classifier, fake),
-      fid: frechetDistance(classifier, real, fake),
-      n,
-    };
+    return quality(classifier, real, fake);
   } finally {
     fake.dispose();
     if (!opts.real) real.dispose();
   }
+}
+
+function quality(classifier: Module, real: tf.Tensor2D, fake: tf.Tensor2D): GanQuality {
+  return {
+    coverage: modeCoverage(classifier, fake),
+    score: classifierScore(classifier, fake),
+    fid: frechetDistance(classifier, real, fake),
+    n: fake.shape[0],
+  };
 }
 
 /** Options of {@link judgeGenerator}. */
@@ -572,12 +576,7 @@ export async function judgeGenerator(G: Module, opts: JudgeOptions = {}): Promis
       ? tf.tensor2d(opts.real, [opts.real.length / MNIST_PIXELS, MNIST_PIXELS])
       : await realTestImages(n);
     try {
-      return {
-        coverage: modeCoverage(classifier, fakeT),
-        score: classifierScore(classifier, fakeT),
-        fid: frechetDistance(classifier, real, fakeT),
-        n,
-      };
+      return quality(classifier, real, fakeT);
     } finally {
       tf.dispose([fakeT, real]);
       classifier.dispose();

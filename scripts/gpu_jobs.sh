@@ -10,13 +10,8 @@
 # Run nothing else on the machine meanwhile: WebGPU needs a free CPU core to feed the GPU.
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
-[ -x /tmp/deno ] || { xz -T0 -dc "$here/deno.xz" > /tmp/deno && chmod +x /tmp/deno; }
+# shellcheck source=scripts/gpu_env.sh
+source "$here/env.sh"
 cd "$here"
 export TFJS_WASM_DIR=$PWD NO_COLOR=1 TFJS_BACKEND=webgpu,wasm
 mkdir -p out

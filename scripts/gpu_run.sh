@@ -5,14 +5,9 @@
 # (apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2).
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
-ldconfig 2>/dev/null
-icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
-[ -f "$icd" ] && export VK_DRIVER_FILES=$icd
-egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
-[ -f "$egl" ] && export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+# shellcheck source=scripts/gpu_env.sh
+source "$here/env.sh"
 nvidia-smi -L 2>&1 | head -2
-xz -dc "$here/deno.xz" > /tmp/deno && chmod +x /tmp/deno
 /tmp/deno --version | head -1
 cd "$here"
 export TFJS_WASM_DIR=$PWD NO_COLOR=1

@@ -25,4 +25,5 @@ cp node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorf
 [ -f .gpu/deno.xz ] || xz -T2 -6 -c "$(readlink -f "$(command -v deno)")" > .gpu/deno.xz
 cp scripts/gpu_run.sh .gpu/run.sh
 cp scripts/gpu_jobs.sh .gpu/jobs.sh
+cp scripts/gpu_env.sh .gpu/env.sh
 du -sh .gpu
