@@ -169,3 +169,17 @@ export class Adam extends Optimizer {
     for (const t of [...this.#m, ...this.#v]) t.dispose();
   }
 }
+
+/**
+ * The learning rate at global step `g` (0-based) of `total`: `lr`, or with `lrEnd` a
+ * straight line from `lr` at the first step to `lrEnd` at the last.
+ */
+export function scheduledLr(
+  lr: number,
+  lrEnd: number | undefined,
+  g: number,
+  total: number,
+): number {
+  if (lrEnd === undefined || total <= 1) return lr;
+  return lr + (lrEnd - lr) * Math.min(1, g / (total - 1));
+}

@@ -27,7 +27,7 @@ import {
 } from "../lib/mnist_gan.ts";
 import { manualSeed } from "../lib/random.ts";
 import { wholeNumber } from "./_cli.ts";
-import { scheduledLr } from "./main.ts";
+import { scheduledLr } from "../lib/optim.ts";
 
 const USAGE = `Usage: deno task batch-sweep [options]
   --batch N        images per step (default 64; 1 is the book's per-sample loop)

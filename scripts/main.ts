@@ -24,6 +24,7 @@ import {
   trainEpoch,
 } from "../lib/mnist_gan.ts";
 import { NonFiniteLossError, syncReads } from "../lib/model.ts";
+import { scheduledLr } from "../lib/optim.ts";
 import { Figure } from "../lib/plot.ts";
 import { decodePng, encodePng, toRgb, upscale } from "../lib/png.ts";
 import { progressBar } from "../lib/progress.ts";
@@ -251,19 +252,7 @@ async function exists(path: string): Promise<boolean> {
 
 const pad3 = (n: number) => String(n).padStart(3, "0");
 
-/**
- * The learning rate at global step `g` (0-based) of `total`: `lr`, or with `lrEnd` a
- * straight line from `lr` at the first step to `lrEnd` at the last.
- */
-export function scheduledLr(
-  lr: number,
-  lrEnd: number | undefined,
-  g: number,
-  total: number,
-): number {
-  if (lrEnd === undefined || total <= 1) return lr;
-  return lr + (lrEnd - lr) * Math.min(1, g / (total - 1));
-}
+export { scheduledLr };
 
 /** Trains (or resumes) the MNIST GAN as configured; see the module doc. */
 export async function runMain(config: MainConfig): Promise<MainResult> {
