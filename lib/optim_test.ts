@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { Parameter } from "./nn.ts";
-import { Adam, SGD } from "./optim.ts";
+import { Adam, scheduledLr, SGD } from "./optim.ts";
 
 await tf.setBackend("cpu");
 
@@ -58,4 +58,22 @@ Deno.test("Adam state round-trips through stateDict()", () => {
 
 Deno.test("optimisers refuse an empty parameter list", () => {
   assert.throws(() => new SGD([], { lr: 0.1 }), /no parameters/);
+});
+
+Deno.test("scheduledLr() falls in a straight line from lr at the first step to lrEnd at the last", () => {
+  assert.equal(scheduledLr(1e-3, undefined, 7, 10), 1e-3);
+  assert.equal(scheduledLr(1e-3, 1e-4, 0, 10), 1e-3);
+  assert.ok(Math.abs(scheduledLr(1e-3, 1e-4, 9, 10) - 1e-4) < 1e-15);
+  assert.ok(Math.abs(scheduledLr(1e-3, 1e-4, 3, 7) - 5.5e-4) < 1e-15);
+  assert.equal(scheduledLr(1e-3, 1e-4, 0, 1), 1e-3);
+});
+
+Deno.test("an optimiser's lr can be changed between steps, as a schedule does", () => {
+  const p = new Parameter(tf.tensor1d([1]));
+  const opt = new SGD([p], { lr: 0.1 });
+  p.accumulate(tf.tensor1d([1]));
+  opt.step();
+  opt.lr = 0.01;
+  opt.step();
+  assert.ok(Math.abs(p.value.dataSync()[0] - (1 - 0.1 - 0.01)) < 1e-6);
 });

@@ -252,8 +252,6 @@ async function exists(path: string): Promise<boolean> {
 
 const pad3 = (n: number) => String(n).padStart(3, "0");
 
-export { scheduledLr };
-
 /** Trains (or resumes) the MNIST GAN as configured; see the module doc. */
 export async function runMain(config: MainConfig): Promise<MainResult> {
   const log = config.log ?? ((line: string) => console.log(line));
