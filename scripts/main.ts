@@ -12,6 +12,7 @@ import { initBackend, parseBackendOrder } from "../lib/backend.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { noGrad } from "../lib/autograd.ts";
 import { judgeGenerator } from "../lib/metrics.ts";
+import { positiveNumber } from "./_cli.ts";
 import { MNIST_PIXELS, MNIST_SIDE, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import {
   allFinite,
@@ -138,12 +139,10 @@ export function parseMainArgs(args: string[]): MainConfig | null {
     }
     return n;
   };
-  const lr = values.lr === undefined ? MNIST_GAN_LR : Number(values.lr);
-  if (!(lr > 0)) throw new Error(`--lr must be a positive number, got "${values.lr}"`);
-  const lrEnd = values["lr-end"] === undefined ? undefined : Number(values["lr-end"]);
-  if (lrEnd !== undefined && !(lrEnd > 0)) {
-    throw new Error(`--lr-end must be a positive number, got "${values["lr-end"]}"`);
-  }
+  const lr = positiveNumber("lr", values.lr, MNIST_GAN_LR);
+  const lrEnd = values["lr-end"] === undefined
+    ? undefined
+    : positiveNumber("lr-end", values["lr-end"], 0);
   const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
   if (!(beta1 >= 0 && beta1 < 1)) {
     throw new Error(`--beta1 must be a number from 0 to below 1, got "${values.beta1}"`);
