@@ -134,6 +134,34 @@ export function describeDevice(): string {
   return `using ${deviceInfo().device}`;
 }
 
+/** A tensor, or a function making one (run inside `tf.tidy`, so its intermediates are freed). */
+export type TensorSource = tf.Tensor | (() => tf.Tensor);
+
+/**
+ * The book's `.detach().cpu().numpy()`: a tensor's values read asynchronously, which every
+ * backend allows (webgpu cannot read synchronously in Deno). The tensor is disposed after.
+ *
+ *   const pixels = await tensorData(() => G.forward(generateRandomSeed(100)));
+ */
+export async function tensorData(x: TensorSource): Promise<Float32Array> {
+  const t = typeof x === "function" ? tf.tidy(x) : x;
+  try {
+    const d = await t.data();
+    return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+  } finally {
+    t.dispose();
+  }
+}
+
+/** The book's `.item()`, read asynchronously like `tensorData`: the value of a one-element tensor. */
+export async function item(x: TensorSource): Promise<number> {
+  const d = await tensorData(x);
+  if (d.length !== 1) {
+    throw new Error(`item() needs a tensor with one element, got ${d.length}: index it first`);
+  }
+  return d[0];
+}
+
 // Deno prompts for a missing permission on a terminal; asking first keeps a plain run
 // quiet and lets it fall back instead.
 function granted(desc: Deno.PermissionDescriptor): boolean {

@@ -5,7 +5,9 @@ import {
   describeDevice,
   deviceInfo,
   initBackend,
+  item,
   parseBackendOrder,
+  tensorData,
 } from "./backend.ts";
 import { wasmConvKernelsRegistered } from "./wasm_conv.ts";
 
@@ -138,4 +140,24 @@ Deno.test("initBackend() gives up on a WebGPU adapter request that never answers
     assert.match(lines[0], /no WebGPU adapter within 0\.05 s/);
   });
   await initBackend({ order: ["wasm"] });
+});
+
+Deno.test("tensorData() and item() read asynchronously and free the tensor and its intermediates", async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  const x = tf.tensor1d([1, 2, 3]);
+  assert.deepEqual(Array.from(await tensorData(() => tf.mul(x, 2).add(1))), [3, 5, 7]);
+  assert.equal(await item(() => tf.sum(x)), 6);
+  const y = tf.tensor2d([[4]], [1, 1], "int32");
+  assert.equal(await item(y), 4);
+  assert.ok(y.isDisposed);
+  x.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("item() refuses a tensor of more than one element, like PyTorch, and still frees it", async () => {
+  await initBackend();
+  const before = tf.memory().numTensors;
+  await assert.rejects(item(() => tf.ones([3])), /one element, got 3/);
+  assert.equal(tf.memory().numTensors, before);
 });

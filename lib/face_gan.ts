@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { detach, noGrad } from "./autograd.ts";
+import { tensorData } from "./backend.ts";
 import { Discriminator, Generator } from "./gan.ts";
 import { BCELoss } from "./loss.ts";
 import { maxMemoryAllocated, memoryAllocated, resetPeakMemoryStats } from "./memory.ts";
@@ -215,10 +216,9 @@ export function trainFaceGan(
 }
 
 /** A generated image as [h, w, 3] pixels for plotting (the book's `permute(0,2,3,1).view(128,128,3)`). */
-export function generateImage(G: Generator): Float32Array {
-  return tf.tidy(() =>
-    noGrad(() => G.forward(generateRandomSeed(SEED_SIZE))).dataSync() as Float32Array
-  );
+export function generateImage(G: Generator): Promise<Float32Array> {
+  // An asynchronous read, so it works on webgpu too.
+  return tensorData(() => noGrad(() => G.forward(generateRandomSeed(SEED_SIZE))));
 }
 
 /** Tensor memory of one face GAN, measured like the book's torch.cuda.memory_* readings. */

@@ -206,7 +206,7 @@ Deno.test("fcFaceDiscriminatorNetwork() flattens an image to a vector and output
 });
 
 /** Trains a few iterations and checks losses stay finite and no tensor leaks. */
-function trainsWithoutLeaks(
+async function trainsWithoutLeaks(
   D: Discriminator,
   G: Generator,
   image: tf.Tensor,
@@ -223,30 +223,30 @@ function trainsWithoutLeaks(
   assert.ok(D.progress.length >= 1 && D.progress.every(Number.isFinite), `D ${D.progress}`);
   assert.ok(G.progress.length >= 1 && G.progress.every(Number.isFinite), `G ${G.progress}`);
   // A generated image is a flat array of pixels of the image's size.
-  assert.equal(generateImage(G).length, image.size);
+  assert.equal((await generateImage(G)).length, image.size);
   assert.equal(tf.memory().numTensors, before);
 }
 
-Deno.test("trainFaceGan() trains the fully connected GAN with finite losses and no leaks", () => {
+Deno.test("trainFaceGan() trains the fully connected GAN with finite losses and no leaks", async () => {
   manualSeed(12);
   const opts = { imageShape: [20, 18, 3] as const };
   const D = new FcFaceDiscriminator(opts);
   const G = new FcFaceGenerator(opts);
   const image = tf.randomUniform([20, 18, 3]);
-  trainsWithoutLeaks(D, G, image, 10);
+  await trainsWithoutLeaks(D, G, image, 10);
   tf.dispose([image]);
   D.dispose();
   G.dispose();
 });
 
 for (const activation of ["leakyReLU", "gelu"] as const) {
-  Deno.test(`trainFaceGan() trains the convolutional GAN (${activation}) with finite losses and no leaks`, () => {
+  Deno.test(`trainFaceGan() trains the convolutional GAN (${activation}) with finite losses and no leaks`, async () => {
     manualSeed(14);
     const opts = { activation, features: 4 };
     const D = new ConvFaceDiscriminator(opts);
     const G = new ConvFaceGenerator(opts);
     const image = tf.randomUniform([1, 128, 128, 3]);
-    trainsWithoutLeaks(D, G, image, 10);
+    await trainsWithoutLeaks(D, G, image, 10);
     tf.dispose([image]);
     D.dispose();
     G.dispose();

@@ -129,7 +129,9 @@ if (import.meta.main) {
     start = meta.done as number;
     before = meta.seconds as number;
     setRngState(meta.rng as RngState);
-    console.log(`Resuming from ${ckptPath}: ${start} of ${count} images done in ${before} s`);
+    console.log(
+      `Resuming from ${ckptPath}: ${start} of ${count} images done in ${before.toFixed(1)} s`,
+    );
   }
   const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
   let t0 = performance.now();
