@@ -95,6 +95,9 @@ Deno.test({
         const t = tf.tensor([1, 2, 3]).square();
         assert.deepEqual(Array.from(await t.data()), [1, 4, 9]);
         t.dispose();
+        // ... and so must the book-style helpers the notebooks use there.
+        assert.deepEqual(Array.from(await tensorData(() => tf.tensor([1, 2]).mul(3))), [3, 6]);
+        assert.equal(await item(() => tf.tensor([2, 3]).sum()), 5);
       } else {
         assert.equal(info.backend, "wasm");
         assert.equal(lines.length, 1);
