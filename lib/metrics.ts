@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { noGrad } from "./autograd.ts";
+import { tensorData } from "./backend.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
 import { Classifier, evaluate, trainEpochs } from "./classifier.ts";
 import {
@@ -559,9 +560,7 @@ export interface JudgeOptions {
  */
 export async function judgeGenerator(G: Module, opts: JudgeOptions = {}): Promise<GanQuality> {
   const n = opts.n ?? 1000;
-  const fake = sampleGenerator(G, n, { seedSize: opts.seedSize });
-  const pixels = await fake.data() as Float32Array;
-  fake.dispose();
+  const pixels = await tensorData(() => sampleGenerator(G, n, { seedSize: opts.seedSize }));
   const before = tf.getBackend();
   const onCpu = before === "wasm" || before === "cpu";
   if (!onCpu && !(await tf.setBackend("wasm"))) await tf.setBackend("cpu");

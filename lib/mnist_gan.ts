@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { detach } from "./autograd.ts";
+import { item } from "./backend.ts";
 import { Discriminator, Generator } from "./gan.ts";
 import { BCELoss } from "./loss.ts";
 import { MNIST_PIXELS, type MnistDataset } from "./mnist.ts";
@@ -232,10 +233,7 @@ export async function allFinite(
 ): Promise<boolean> {
   for (const m of modules) {
     for (const p of m.parameters()) {
-      const flag = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(p.value))));
-      const bad = (await flag.data())[0];
-      flag.dispose();
-      if (bad) return false;
+      if (await item(() => tf.logicalNot(tf.all(tf.isFinite(p.value))))) return false;
     }
   }
   return true;

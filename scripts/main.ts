@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { initBackend, parseBackendOrder } from "../lib/backend.ts";
+import { initBackend, parseBackendOrder, tensorData } from "../lib/backend.ts";
 import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
 import { noGrad } from "../lib/autograd.ts";
 import { judgeGenerator } from "../lib/metrics.ts";
@@ -181,9 +181,7 @@ function gridSeeds(seed: number): tf.Tensor2D {
 /** Draws 3x4 generated digits as one PNG figure (Blues, as the book's plots). */
 async function sampleGrid(G: MnistGenerator, seeds: tf.Tensor2D, title: string): Promise<Figure> {
   // An asynchronous read: GPU backends cannot read synchronously.
-  const out = tf.tidy(() => noGrad(() => G.forward(seeds)));
-  const pixels = await out.data();
-  out.dispose();
+  const pixels = await tensorData(() => noGrad(() => G.forward(seeds)));
   const s = MNIST_SIDE;
   const w = GRID_COLS * s + (GRID_COLS - 1) * GAP, h = GRID_ROWS * s + (GRID_ROWS - 1) * GAP;
   const mosaic = new Float32Array(w * h);
@@ -395,15 +393,15 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
             setLr(info.step);
             // On a GPU backend loss values arrive later and hold a tensor until then, so the
             // count is only exact where reads are synchronous.
-            if (!syncReads()) {
-              // no leak check
-            } else if (tensorsBefore < 0) tensorsBefore = tf.memory().numTensors;
-            else if (info.step === info.steps && tf.memory().numTensors !== tensorsBefore) {
-              throw new Error(
-                `Epoch ${epoch} leaked ${
-                  tf.memory().numTensors - tensorsBefore
-                } tensors: a training step is missing a tf.tidy`,
-              );
+            const check = syncReads();
+            if (check && tensorsBefore < 0) tensorsBefore = tf.memory().numTensors;
+            else if (check && info.step === info.steps) {
+              const leaked = tf.memory().numTensors - tensorsBefore;
+              if (leaked !== 0) {
+                throw new Error(
+                  `Epoch ${epoch} leaked ${leaked} tensors: a training step is missing a tf.tidy`,
+                );
+              }
             }
             if (config.stopAfterSteps !== undefined && stepsThisRun >= config.stopAfterSteps) {
               interrupted = true;
