@@ -2,6 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { MnistDataset } from "./mnist.ts";
 import {
+  allFinite,
   epochOrder,
   MNIST_GAN_LR,
   MnistDiscriminator,
@@ -90,4 +91,20 @@ Deno.test("epochOrder() is a seeded permutation that leaves the random stream al
   assert.deepEqual(Array.from(a), Array.from(epochOrder(100, { seed: 7, epoch: 1 })));
   assert.notDeepEqual(Array.from(a), Array.from(epochOrder(100, { seed: 7, epoch: 2 })));
   assert.deepEqual([...a].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
+});
+
+Deno.test("allFinite() finds a NaN or infinite weight in any module and frees what it reads", async () => {
+  manualSeed(5);
+  const D = new MnistDiscriminator(), G = new MnistGenerator();
+  const before = tf.memory().numTensors;
+  assert.equal(await allFinite(D, G), true);
+  assert.equal(tf.memory().numTensors, before);
+  const p = G.parameters().at(-1)!;
+  for (const bad of [NaN, Infinity]) {
+    p.assign(tf.tidy(() => p.value.clone().mul(0).add(bad)));
+    assert.equal(await allFinite(D, G), false, `with ${bad}`);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  D.dispose();
+  G.dispose();
 });
