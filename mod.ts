@@ -4,7 +4,8 @@
  * PyTorch's vocabulary over TensorFlow.js: `Sequential`, `Linear`,
  * `LeakyReLU`, `LayerNorm`, `BCELoss`, `Adam`, the book's model pattern with
  * `train()` and `plotProgress()`, the MNIST and CelebA datasets, and
- * Observable Plot charts.
+ * Observable Plot charts. Each name is exported by name; the kernels and
+ * internal helpers stay in the folders' own `lib/<folder>/mod.ts`.
  *
  * ```ts
  * import { initBackend, Linear, Sequential, Sigmoid } from "./mod.ts";
@@ -13,28 +14,264 @@
  * ```
  * @module
  */
-export * from "./lib/appendix.ts";
-export * from "./lib/autograd.ts";
-export * from "./lib/backend.ts";
-export * from "./lib/celeba.ts";
-export * from "./lib/checkpoint.ts";
-export * from "./lib/classifier.ts";
-export * from "./lib/cnn.ts";
-export * from "./lib/display.ts";
-export * from "./lib/face_gan.ts";
-export * from "./lib/faces.ts";
-export * from "./lib/gan.ts";
-export * from "./lib/hdf5.ts";
-export * from "./lib/loss.ts";
-export * from "./lib/memory.ts";
-export * from "./lib/metrics.ts";
-export * from "./lib/mnist.ts";
-export * from "./lib/mnist_gan.ts";
-export * from "./lib/model.ts";
-export * from "./lib/nn.ts";
-export * from "./lib/optim.ts";
-export * from "./lib/plot.ts";
-export * from "./lib/progress.ts";
-export * from "./lib/quick.ts";
-export * from "./lib/random.ts";
-export * from "./lib/simd.ts";
+
+// The engine: autograd, layers, losses, optimisers, the book's model pattern, GANs,
+// checkpoints and the seeded random stream.
+export {
+  Adam,
+  backward,
+  BatchNorm2d,
+  BCE_YTICKS,
+  BCELoss,
+  cat,
+  CheckpointError,
+  ConditionalDiscriminator,
+  ConditionalGenerator,
+  Conv2d,
+  ConvTranspose2d,
+  detach,
+  Discriminator,
+  GELU,
+  generateRandomImage,
+  generateRandomOneHot,
+  generateRandomSeed,
+  Generator,
+  getRngState,
+  isGradEnabled,
+  LayerNorm,
+  LeakyReLU,
+  Linear,
+  loadCheckpoint,
+  Loss,
+  manualSeed,
+  Model,
+  Module,
+  MSELoss,
+  noGrad,
+  NonFiniteLossError,
+  normalArray,
+  Optimizer,
+  Parameter,
+  rand,
+  randInt,
+  randn,
+  readCheckpoint,
+  ReLU,
+  requiresGrad,
+  sampleGenerator,
+  saveCheckpoint,
+  scheduledLr,
+  Sequential,
+  setRngState,
+  SGD,
+  shuffle,
+  Sigmoid,
+  Tanh,
+  Trainable,
+  uniformArray,
+  View,
+} from "./lib/engine/mod.ts";
+export type {
+  CheckpointContents,
+  LossFunction,
+  OptimizerState,
+  RngState,
+  SampleOptions,
+} from "./lib/engine/mod.ts";
+
+// Backends: which one runs, reading tensors back, memory.
+export {
+  DEFAULT_ORDER,
+  describeDevice,
+  deviceInfo,
+  formatBytes,
+  initBackend,
+  item,
+  KNOWN_BACKENDS,
+  maxMemoryAllocated,
+  memoryAllocated,
+  memoryStats,
+  memorySummary,
+  parseBackendOrder,
+  resetPeakMemoryStats,
+  tensorData,
+} from "./lib/backends/mod.ts";
+export type {
+  BackendInfo,
+  BackendName,
+  InitBackendOptions,
+  MemoryStats,
+  TensorSource,
+} from "./lib/backends/mod.ts";
+
+// Data sets: MNIST, CelebA (or the synthetic faces) and its HDF5 file.
+export {
+  CELEBA_FILE,
+  CelebADataset,
+  cropCentre,
+  DATA_DIR,
+  DEFAULT_CELEBA_COUNT,
+  defaultCelebaPath,
+  describeHdf5,
+  makeCelebaHdf5,
+  makeSyntheticFaces,
+  MNIST_CLASSES,
+  MNIST_PIXELS,
+  MNIST_SIDE,
+  MNIST_TEST_CSV,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
+  readHdf5Array,
+  SYNTHETIC_COUNT,
+  SYNTHETIC_FILE,
+} from "./lib/data/mod.ts";
+export type {
+  ConvertOptions,
+  ConvertResult,
+  Crop,
+  Hdf5Description,
+  MnistBatch,
+  MnistItem,
+  MnistLoadOptions,
+  MnistSplit,
+  SkippedEntry,
+} from "./lib/data/mod.ts";
+
+// Display: charts, images, progress bars, Jupyter output.
+export {
+  barChart,
+  display,
+  Figure,
+  figure,
+  imageGrid,
+  imshow,
+  isJupyter,
+  linePlot,
+  plotProgress,
+  progress,
+  progressBar,
+} from "./lib/display/mod.ts";
+export type {
+  BarChartOptions,
+  Cmap,
+  DisplayOptions,
+  ImageGridOptions,
+  ImageOptions,
+  ImshowOptions,
+  LinePlotOptions,
+  ProgressBar,
+  ProgressBarOptions,
+  ProgressOptions,
+  Savable,
+} from "./lib/display/mod.ts";
+
+// The book: its classifiers, GANs, appendices, and GAN quality metrics.
+export {
+  allFinite,
+  APPENDIX_B_COUNTS,
+  APPENDIX_B_IMAGES,
+  balancedLoss,
+  BOOK_ACCURACY,
+  CELEBA_IMAGE,
+  Classifier,
+  CLASSIFIER_CHECKPOINT,
+  CLASSIFIER_PATH,
+  CLASSIFIER_QUICK_PATH,
+  CLASSIFIER_VARIANTS,
+  classifierFeatures,
+  classifierScore,
+  CNN_BOOK_ACCURACY,
+  CNN_BOOK_EPOCHS,
+  CNN_CHECKPOINT,
+  CNN_QUICK_CHECKPOINT,
+  CnnClassifier,
+  cnnNetwork,
+  coinEntropy,
+  continuousPath,
+  CONV_EXAMPLES,
+  ConvFaceDiscriminator,
+  convFaceDiscriminatorNetwork,
+  ConvFaceGenerator,
+  convFaceGeneratorNetwork,
+  convOutputSize,
+  convTransposeOutputSize,
+  COVERAGE_MIN_FRACTION,
+  CROP_SIZE,
+  crossEntropyTable,
+  entropyCurve,
+  epochOrder,
+  evaluate,
+  evaluateCnn,
+  evaluateGan,
+  FACE_LR,
+  faceGanMemory,
+  faceImageCount,
+  FcFaceDiscriminator,
+  fcFaceDiscriminatorNetwork,
+  FcFaceGenerator,
+  fcFaceGeneratorNetwork,
+  frechetDistance,
+  frechetFromStats,
+  GAME_DEFAULTS,
+  generateImage,
+  getMnistClassifier,
+  judgeGenerator,
+  labelAccuracy,
+  linspace,
+  loadClassifier,
+  loadCnn,
+  lossCurves,
+  lossOf,
+  makeClassifier,
+  MNIST_GAN_LR,
+  MnistDiscriminator,
+  MnistGenerator,
+  modeCoverage,
+  numberGrids,
+  parseVariant,
+  pixelFrequencies,
+  pixelProbabilities,
+  playGame,
+  radii,
+  realTestImages,
+  runConvExample,
+  sampleImage,
+  sampleImages,
+  saveCnn,
+  score,
+  SEED_SIZE,
+  stepsPerEpoch,
+  trainEpoch,
+  trainEpochs,
+  trainFaceGan,
+  transposedAsConv,
+  VARIANT_DESCRIPTIONS,
+} from "./lib/book/mod.ts";
+export type {
+  ClassifierOptions,
+  ClassifierVariant,
+  ConvExample,
+  ConvFaceOptions,
+  ConvResult,
+  Coverage,
+  CrossEntropyRow,
+  EpochResult,
+  EvaluateCnnOptions,
+  EvaluateOptions,
+  FaceActivation,
+  FaceGanMemory,
+  FcFaceOptions,
+  GameMethod,
+  GameOptions,
+  GanQuality,
+  ImageCount,
+  JudgeOptions,
+  MnistGanOptions,
+  NumberGrid,
+  StepInfo,
+  TrainEpochOptions,
+  TrainEpochsOptions,
+} from "./lib/book/mod.ts";
+
+// Quick mode: GAN_QUICK=1 shrinks every run to a smoke test.
+export { QUICK, quick, QUICK_ENV } from "./lib/quick.ts";

@@ -6,13 +6,22 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
-import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { Model } from "../lib/model.ts";
-import { BCELoss, MSELoss } from "../lib/loss.ts";
-import { LayerNorm, LeakyReLU, Linear, Sequential, Sigmoid } from "../lib/nn.ts";
-import { Adam, SGD } from "../lib/optim.ts";
-import { manualSeed } from "../lib/random.ts";
+import {
+  Adam,
+  BCELoss,
+  initBackend,
+  LayerNorm,
+  LeakyReLU,
+  Linear,
+  manualSeed,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
+  Model,
+  MSELoss,
+  Sequential,
+  SGD,
+  Sigmoid,
+} from "../mod.ts";
 
 /** One benchmark's result. */
 export interface BenchResult {

@@ -7,10 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
-import { CnnClassifier } from "../lib/cnn.ts";
-import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { manualSeed } from "../lib/random.ts";
+import { CnnClassifier, initBackend, manualSeed, MNIST_TRAIN_CSV, MnistDataset } from "../mod.ts";
 
 /** Training images in one epoch. */
 export const EPOCH_STEPS = 60_000;

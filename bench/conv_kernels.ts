@@ -1,6 +1,6 @@
 /**
  * Times the convolution kernels for the book's CNN shapes on wasm (stock kernels vs the
- * project's lib/wasm_conv.ts) and on cpu.
+ * project's lib/backends/wasm_conv.ts) and on cpu.
  *
  *   deno run --allow-read --allow-env bench/conv_kernels.ts [--skip-slow]
  *
@@ -11,7 +11,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { registerWasmConvKernels, unregisterWasmConvKernels } from "../lib/wasm_conv.ts";
+import { registerWasmConvKernels, unregisterWasmConvKernels } from "../lib/backends/mod.ts";
 
 type Shape4 = [number, number, number, number];
 

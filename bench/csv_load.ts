@@ -8,8 +8,7 @@
  */
 
 import process from "node:process";
-import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { quick } from "../lib/quick.ts";
+import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset, quick } from "../mod.ts";
 
 // Quick mode times one load of the small test file.
 const runs = Number(Deno.args[0] ?? quick(5, 1));

@@ -10,7 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
+// scripts/gpu_check.ts bundles this file for the GPU machine: it imports the modules it runs,
+// not ../mod.ts, which would add the HDF5 and chart libraries to the bundle.
+import { initBackend } from "../lib/backends/mod.ts";
 import {
   CELEBA_IMAGE,
   ConvFaceDiscriminator,
@@ -20,9 +22,8 @@ import {
   FcFaceDiscriminator,
   FcFaceGenerator,
   trainFaceGan,
-} from "../lib/face_gan.ts";
-import type { Discriminator, Generator } from "../lib/gan.ts";
-import { manualSeed } from "../lib/random.ts";
+} from "../lib/book/face_gan.ts";
+import { type Discriminator, type Generator, manualSeed } from "../lib/engine/mod.ts";
 
 /** PyTorch 1.13, CPU, 1 thread, same machine: ms per iteration of notebook 12's GAN. */
 export const TORCH_FC_MS = 490;

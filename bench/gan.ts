@@ -6,10 +6,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { initBackend } from "../lib/backend.ts";
-import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { MnistDiscriminator, MnistGenerator, trainEpoch } from "../lib/mnist_gan.ts";
-import { manualSeed } from "../lib/random.ts";
+import {
+  initBackend,
+  manualSeed,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
+  MnistDiscriminator,
+  MnistGenerator,
+  trainEpoch,
+} from "../mod.ts";
 
 /** PyTorch 1.13 on this machine: ms per per-sample GAN iteration. */
 export const TORCH_ITERATION_MS = 2.05;

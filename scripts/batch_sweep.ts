@@ -14,20 +14,21 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { initBackend } from "../lib/backend.ts";
-import { judgeGenerator } from "../lib/metrics.ts";
-import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
+// Bundled for the GPU machine (scripts/pack_gpu_check.sh): it imports the modules it runs, not
+// ../mod.ts, which would add the HDF5 library to the bundle (6 MB more).
+import { initBackend } from "../lib/backends/mod.ts";
 import {
   epochOrder,
+  judgeGenerator,
   MNIST_GAN_LR,
   MnistDiscriminator,
   MnistGenerator,
   stepsPerEpoch,
   trainEpoch,
-} from "../lib/mnist_gan.ts";
-import { manualSeed } from "../lib/random.ts";
+} from "../lib/book/mod.ts";
+import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/data/mnist.ts";
+import { manualSeed, scheduledLr } from "../lib/engine/mod.ts";
 import { positiveNumber, wholeNumber } from "./_cli.ts";
-import { scheduledLr } from "../lib/optim.ts";
 
 const USAGE = `Usage: deno task batch-sweep [options]
   --batch N        images per step (default 64; 1 is the book's per-sample loop)

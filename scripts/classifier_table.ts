@@ -15,18 +15,23 @@ import {
   BOOK_ACCURACY,
   CLASSIFIER_VARIANTS,
   type ClassifierVariant,
+  describeDevice,
+  deviceInfo,
   evaluate,
+  initBackend,
   makeClassifier,
+  manualSeed,
+  MNIST_TEST_CSV,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
   parseVariant,
+  QUICK,
+  quick,
   trainEpochs,
   VARIANT_DESCRIPTIONS,
-} from "../lib/classifier.ts";
-import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { QUICK, quick } from "../lib/quick.ts";
-import { manualSeed } from "../lib/random.ts";
-import { describeDevice, deviceInfo, initBackend } from "../lib/backend.ts";
+} from "../mod.ts";
+import { writeAtomic } from "../lib/data/mod.ts";
 import { wholeNumber } from "./_cli.ts";
-import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP = `Usage: deno task classifier-table [options]
 

@@ -1,7 +1,7 @@
 /**
  * One full epoch of a book face GAN (notebook 12's fully connected one, 14's convolutional
  * one, or 15's GELU variant) on the embedded synthetic faces, per sample as in the book.
- * Faces are drawn in-process by lib/faces.ts (the same pixels the HDF5 file holds), so the
+ * Faces are drawn in-process by lib/data/faces.ts (the same pixels the HDF5 file holds), so the
  * script needs no data file and can be bundled for a GPU machine. Writes loss charts, a 2x3
  * grid of generated faces (SVG and PNG) and summary.json to the output folder.
  *
@@ -16,8 +16,20 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { noGrad } from "../lib/autograd.ts";
-import { initBackend } from "../lib/backend.ts";
+import {
+  CheckpointError,
+  type Discriminator,
+  type Generator,
+  getRngState,
+  loadCheckpoint,
+  manualSeed,
+  noGrad,
+  normalArray,
+  type RngState,
+  saveCheckpoint,
+  setRngState,
+} from "../lib/engine/mod.ts";
+import { initBackend } from "../lib/backends/mod.ts";
 import {
   ConvFaceDiscriminator,
   ConvFaceGenerator,
@@ -25,21 +37,16 @@ import {
   FcFaceDiscriminator,
   FcFaceGenerator,
   trainFaceGan,
-} from "../lib/face_gan.ts";
+} from "../lib/book/mod.ts";
 import {
   DEFAULT_FACE_COUNT,
   FACE_HEIGHT,
   FACE_WIDTH,
   generateFace,
   SYNTHETIC_NOTE,
-} from "../lib/faces.ts";
-import type { Discriminator, Generator } from "../lib/gan.ts";
-import { imageGrid } from "../lib/plot.ts";
-import { encodePng } from "../lib/png.ts";
-import { writeAtomic } from "../lib/atomic.ts";
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
-import { progressBar } from "../lib/progress.ts";
-import { getRngState, manualSeed, normalArray, type RngState, setRngState } from "../lib/random.ts";
+} from "../lib/data/faces.ts";
+import { encodePng, imageGrid, progressBar } from "../lib/display/mod.ts";
+import { writeAtomic } from "../lib/data/atomic.ts";
 
 const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]" +
   " [--save-every N] [--fresh]";

@@ -15,17 +15,17 @@
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
-import { noGrad } from "../lib/autograd.ts";
-import { type BackendName, initBackend, parseBackendOrder } from "../lib/backend.ts";
+// Bundled for the GPU machine (scripts/pack_gpu_check.sh): it imports the few modules it runs, not
+// ../mod.ts, which would add the HDF5 and chart libraries to the bundle (5 MB more).
+import { manualSeed, type Module, noGrad, normalArray, uniformArray } from "../lib/engine/mod.ts";
+import { type BackendName, initBackend, parseBackendOrder } from "../lib/backends/mod.ts";
 import {
   ConvFaceDiscriminator,
   ConvFaceGenerator,
   CROP_SIZE,
   FACE_LR,
   trainFaceGan,
-} from "../lib/face_gan.ts";
-import type { Module } from "../lib/nn.ts";
-import { manualSeed, normalArray, uniformArray } from "../lib/random.ts";
+} from "../lib/book/face_gan.ts";
 import {
   benchConvFaceGan,
   benchFcFaceGan,

@@ -8,29 +8,41 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { initBackend, parseBackendOrder, tensorData } from "../lib/backend.ts";
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
-import { noGrad } from "../lib/autograd.ts";
-import { judgeGenerator } from "../lib/metrics.ts";
-import { positiveNumber } from "./_cli.ts";
-import { MNIST_PIXELS, MNIST_SIDE, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
 import {
   allFinite,
+  CheckpointError,
   epochOrder,
+  Figure,
+  getRngState,
+  initBackend,
+  judgeGenerator,
+  loadCheckpoint,
+  manualSeed,
   MNIST_GAN_LR,
+  MNIST_PIXELS,
+  MNIST_SIDE,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
   MnistDiscriminator,
   MnistGenerator,
+  noGrad,
+  NonFiniteLossError,
+  normalArray,
+  parseBackendOrder,
+  progressBar,
+  QUICK,
+  type RngState,
+  saveCheckpoint,
+  scheduledLr,
   SEED_SIZE,
+  setRngState,
   stepsPerEpoch,
+  tensorData,
   trainEpoch,
-} from "../lib/mnist_gan.ts";
-import { NonFiniteLossError, syncReads } from "../lib/model.ts";
-import { scheduledLr } from "../lib/optim.ts";
-import { Figure } from "../lib/plot.ts";
-import { decodePng, encodePng, toRgb, upscale } from "../lib/png.ts";
-import { progressBar } from "../lib/progress.ts";
-import { QUICK } from "../lib/quick.ts";
-import { getRngState, manualSeed, normalArray, type RngState, setRngState } from "../lib/random.ts";
+} from "../mod.ts";
+import { decodePng, encodePng, toRgb, upscale } from "../lib/display/mod.ts";
+import { syncReads } from "../lib/engine/mod.ts";
+import { positiveNumber } from "./_cli.ts";
 
 /** Images per epoch in quick mode (`GAN_QUICK=1`). */
 export const QUICK_IMAGES = 300;

@@ -11,8 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
-import { CELEBA_FILE, DEFAULT_CELEBA_COUNT, makeCelebaHdf5 } from "../lib/celeba.ts";
-import { progressBar } from "../lib/progress.ts";
+import { CELEBA_FILE, DEFAULT_CELEBA_COUNT, makeCelebaHdf5, progressBar } from "../mod.ts";
 
 const USAGE =
   `Usage: deno run --allow-read --allow-env --allow-write=data scripts/make_celeba_hdf5.ts \\

@@ -1,5 +1,5 @@
 /**
- * Writes the synthetic cartoon faces (lib/faces.ts), the stand-in for CelebA, in the book's
+ * Writes the synthetic cartoon faces (lib/data/faces.ts), the stand-in for CelebA, in the book's
  * HDF5 layout. `CelebADataset.open()` makes this file itself when missing; run this to
  * choose the count or seed.
  *
@@ -10,9 +10,8 @@
 
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
-import { SYNTHETIC_COUNT, SYNTHETIC_FILE } from "../lib/celeba.ts";
-import { DEFAULT_FACE_SEED, makeSyntheticFaces } from "../lib/faces.ts";
-import { progressBar } from "../lib/progress.ts";
+import { makeSyntheticFaces, progressBar, SYNTHETIC_COUNT, SYNTHETIC_FILE } from "../mod.ts";
+import { DEFAULT_FACE_SEED } from "../lib/data/mod.ts";
 
 if (import.meta.main) {
   const { values } = parseArgs({

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, writeMnistCsv } from "../lib/mnist.ts";
+// Only lib/data/mnist.ts: ../mod.ts loads the HDF5 library, which reads the environment, and
+// `deno task data` grants no --allow-env.
+import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, writeMnistCsv } from "../lib/data/mnist.ts";
 
 for (
   const [split, path] of [["train", MNIST_TRAIN_CSV], [

@@ -13,23 +13,28 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { describeDevice, deviceInfo, initBackend } from "../lib/backend.ts";
-import { saveCheckpoint } from "../lib/checkpoint.ts";
 import {
   BOOK_ACCURACY,
-  CHECKPOINT_MODULE,
   CLASSIFIER_VARIANTS,
   type ClassifierVariant,
+  describeDevice,
+  deviceInfo,
   evaluate,
+  initBackend,
   makeClassifier,
+  manualSeed,
+  MNIST_TEST_CSV,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
   parseVariant,
+  QUICK,
+  quick,
+  saveCheckpoint,
   trainEpochs,
-} from "../lib/classifier.ts";
-import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { QUICK, quick } from "../lib/quick.ts";
-import { manualSeed } from "../lib/random.ts";
+} from "../mod.ts";
+import { CHECKPOINT_MODULE } from "../lib/book/mod.ts";
+import { writeAtomic } from "../lib/data/mod.ts";
 import { wholeNumber } from "./_cli.ts";
-import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP = `Usage: deno task train-classifier [options]
 

@@ -13,22 +13,27 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
-import { describeDevice, deviceInfo, initBackend } from "../lib/backend.ts";
-import { trainEpochs } from "../lib/classifier.ts";
 import {
   CNN_BOOK_ACCURACY,
   CNN_BOOK_EPOCHS,
   CNN_CHECKPOINT,
   CNN_QUICK_CHECKPOINT,
   CnnClassifier,
+  describeDevice,
+  deviceInfo,
   evaluateCnn,
+  initBackend,
+  manualSeed,
+  MNIST_TEST_CSV,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
+  QUICK,
+  quick,
   saveCnn,
-} from "../lib/cnn.ts";
-import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { QUICK, quick } from "../lib/quick.ts";
-import { manualSeed } from "../lib/random.ts";
+  trainEpochs,
+} from "../mod.ts";
+import { writeAtomic } from "../lib/data/mod.ts";
 import { wholeNumber } from "./_cli.ts";
-import { writeAtomic } from "../lib/atomic.ts";
 
 const HELP =
   `Usage: deno run --allow-read --allow-write=data,out --allow-env scripts/train_cnn.ts [options]

@@ -6,11 +6,22 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { initBackend } from "../lib/backend.ts";
-import { CheckpointError, loadCheckpoint, saveCheckpoint } from "../lib/checkpoint.ts";
-import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/mnist.ts";
-import { epochOrder, MnistDiscriminator, MnistGenerator, trainEpoch } from "../lib/mnist_gan.ts";
-import { getRngState, manualSeed, type RngState, setRngState } from "../lib/random.ts";
+import {
+  CheckpointError,
+  epochOrder,
+  getRngState,
+  initBackend,
+  loadCheckpoint,
+  manualSeed,
+  MNIST_TRAIN_CSV,
+  MnistDataset,
+  MnistDiscriminator,
+  MnistGenerator,
+  type RngState,
+  saveCheckpoint,
+  setRngState,
+  trainEpoch,
+} from "../mod.ts";
 import { parseMainArgs, runMain } from "../scripts/main.ts";
 
 await initBackend({ order: ["wasm", "cpu"], log: () => {} });
