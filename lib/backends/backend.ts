@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import os from "node:os";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmConvKernels } from "./wasm_conv.ts";
+import { registerWebGpuKernels, WEBGPU_SUBMIT_BATCH } from "./webgpu_kernels.ts";
 
 /** Environment variable holding an ordered, comma-separated list of backends to try. */
 export const BACKEND_ENV = "TFJS_BACKEND";
@@ -246,6 +247,25 @@ interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; device?: string; description?: string };
 }
 
+/** Environment variable: dispatches per WebGPU queue submission (default WEBGPU_SUBMIT_BATCH). */
+export const WEBGPU_SUBMIT_ENV = "GAN_WEBGPU_SUBMIT_BATCH";
+
+/**
+ * WebGPU reports invalid work (a buffer over the adapter's limits, say) as an event and
+ * drops it, so training would go on with stale numbers; say so loudly, once per message.
+ */
+function reportGpuErrors(): void {
+  const device = (tf.backend() as unknown as { device?: EventTarget }).device;
+  if (!device) return;
+  const seen = new Set<string>();
+  device.addEventListener("uncapturederror", (e) => {
+    const message = (e as Event & { error?: { message?: string } }).error?.message ?? String(e);
+    if (seen.has(message)) return;
+    seen.add(message);
+    console.error(`webgpu error, results after this are wrong: ${message}`);
+  });
+}
+
 async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
   const gpu = (navigator as unknown as {
     gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> };
@@ -269,6 +289,14 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
   }
   // Loaded only now, so plain runs never pay for (or auto-select) webgpu.
   await import("@tensorflow/tfjs-backend-webgpu");
+  registerWebGpuKernels();
+  const batch = Number(readEnv(WEBGPU_SUBMIT_ENV) ?? WEBGPU_SUBMIT_BATCH);
+  if (!(Number.isInteger(batch) && batch > 0)) {
+    return `webgpu skipped: ${WEBGPU_SUBMIT_ENV} must be a positive whole number, got "${
+      readEnv(WEBGPU_SUBMIT_ENV)
+    }"`;
+  }
+  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", batch);
   // Initialise without switching, so a late success after a timeout cannot change
   // the active backend behind our back.
   // (initializeBackend is private in the typings but stable across TF.js 4.x.)
@@ -282,6 +310,7 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
       ok === "timeout" ? "timed out starting" : "failed to start"
     }: try another backend`;
   }
+  reportGpuErrors();
   const i = adapter.info ?? {};
   const name = [i.description, i.device && i.device !== "0" ? i.device : "", i.architecture]
     .filter((s) => s).join(", ") || `vendor ${i.vendor ?? "unknown"}`;

@@ -425,14 +425,19 @@ const sizeOf = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 
 registerSimdKernels();
 
-/** True when the fused kernels serve the current backend. */
+/** True when the fused kernels serve the current backend (wasm, and webgpu once registered). */
 export function simdActive(): boolean {
-  return tf.getBackend() === "wasm";
+  return tf.getKernel(SIMD_KERNELS.matVec, tf.getBackend()) !== undefined;
+}
+
+/** True when kernel `name` has a fused version on the current backend. */
+function fused(name: string): boolean {
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 /** `W @ x + bias` for W [rows, cols] and x [cols]: a 1-D result. */
 export function matVec(W: tf.Tensor2D, x: tf.Tensor1D, bias?: tf.Tensor1D | null): tf.Tensor1D {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.matVec)) {
     const inputs: tf.NamedTensorMap = bias ? { W, x, bias } : { W, x };
     return tf.engine().runKernel(SIMD_KERNELS.matVec, inputs) as tf.Tensor1D;
   }
@@ -444,13 +449,15 @@ export function matVec(W: tf.Tensor2D, x: tf.Tensor1D, bias?: tf.Tensor1D | null
 
 /** `W^T @ d` for W [rows, cols] and d [rows]: the input gradient of a linear layer. */
 export function matVecT(W: tf.Tensor2D, d: tf.Tensor1D): tf.Tensor1D {
-  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.matVecT, { W, d }) as tf.Tensor1D;
+  if (fused(SIMD_KERNELS.matVecT)) {
+    return tf.engine().runKernel(SIMD_KERNELS.matVecT, { W, d }) as tf.Tensor1D;
+  }
   return tf.tidy(() => tf.matMul(d.reshape([1, -1]), W).reshape([-1]) as tf.Tensor1D);
 }
 
 /** `u x^T (+ acc)`: the weight gradient of a linear layer for one sample. */
 export function outer(u: tf.Tensor1D, x: tf.Tensor1D, acc?: tf.Tensor2D | null): tf.Tensor2D {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.outer)) {
     const inputs: tf.NamedTensorMap = acc ? { u, x, acc } : { u, x };
     return tf.engine().runKernel(SIMD_KERNELS.outer, inputs) as tf.Tensor2D;
   }
@@ -462,7 +469,9 @@ export function outer(u: tf.Tensor1D, x: tf.Tensor1D, acc?: tf.Tensor2D | null):
 
 /** `p + a * g`, one fused pass (SGD with a = -lr). */
 export function axpy<T extends tf.Tensor>(p: T, g: tf.Tensor, a: number): T {
-  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.axpy, { p, g }, { a }) as T;
+  if (fused(SIMD_KERNELS.axpy)) {
+    return tf.engine().runKernel(SIMD_KERNELS.axpy, { p, g }, { a }) as T;
+  }
   return tf.tidy(() => tf.add(p, tf.mul(g, a)) as T);
 }
 
@@ -476,7 +485,7 @@ export function adamUpdate(
   state: { m: tf.Tensor; v: tf.Tensor; b1: number; b2: number; a: number; e: number },
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const { m, v, b1, b2, a, e } = state;
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.adam)) {
     const p2 = tf.engine().runKernel(SIMD_KERNELS.adam, { p, g, m, v }, { b1, b2, a, e });
     return [p2 as tf.Tensor, m, v];
   }
@@ -490,13 +499,15 @@ export function adamUpdate(
 
 /** `dy * y * (1 - y)`: the sigmoid's input gradient from its output. */
 export function sigmoidGrad(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
-  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.sigmoidGrad, { y, dy }) as tf.Tensor;
+  if (fused(SIMD_KERNELS.sigmoidGrad)) {
+    return tf.engine().runKernel(SIMD_KERNELS.sigmoidGrad, { y, dy }) as tf.Tensor;
+  }
   return tf.tidy(() => tf.mul(dy, tf.mul(y, tf.sub(1, y))));
 }
 
 /** `dy` where x > 0, else `slope * dy`: the leaky ReLU's input gradient. */
 export function leakyReluGrad(x: tf.Tensor, dy: tf.Tensor, slope: number): tf.Tensor {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.leakyGrad)) {
     return tf.engine().runKernel(SIMD_KERNELS.leakyGrad, { x, dy }, { slope }) as tf.Tensor;
   }
   return tf.tidy(() => tf.mul(dy, tf.step(x, slope)));
@@ -509,7 +520,7 @@ export function layerNorm(
   bias: tf.Tensor,
   eps: number,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.layerNorm)) {
     return tf.engine().runKernel(SIMD_KERNELS.layerNorm, { x, w, bias }, { eps }) as [
       tf.Tensor,
       tf.Tensor,
@@ -532,7 +543,7 @@ export function layerNormGrad(
   rstd: tf.Tensor,
   w: tf.Tensor,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.layerNormGrad)) {
     return tf.engine().runKernel(SIMD_KERNELS.layerNormGrad, { dy, xhat, rstd, w }) as [
       tf.Tensor,
       tf.Tensor,
@@ -554,7 +565,7 @@ export function layerNormGrad(
 
 /** PyTorch's BCELoss (mean, logs clamped at -100) and its gradient: returns [loss, dL/dy]. */
 export function bceWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.bce)) {
     return tf.engine().runKernel(SIMD_KERNELS.bce, { y, t }) as [tf.Scalar, tf.Tensor];
   }
   return tf.tidy(() => {
@@ -570,7 +581,7 @@ export function bceWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] 
 
 /** Mean squared error and its gradient: returns [loss, dL/dy]. */
 export function mseWithGrad(y: tf.Tensor, t: tf.Tensor): [tf.Scalar, tf.Tensor] {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.mse)) {
     return tf.engine().runKernel(SIMD_KERNELS.mse, { y, t }) as [tf.Scalar, tf.Tensor];
   }
   return tf.tidy(() => {
@@ -589,7 +600,7 @@ export function batchNormTrain(
   opts: { eps: number; momentum: number },
 ): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] {
   const { eps, momentum } = opts;
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.batchNorm)) {
     return tf.engine().runKernel(
       SIMD_KERNELS.batchNorm,
       { x, w, bias, rm, rv },
@@ -620,7 +631,7 @@ export function batchNormGrad(
   rstd: tf.Tensor,
   w: tf.Tensor,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.batchNormGrad)) {
     return tf.engine().runKernel(SIMD_KERNELS.batchNormGrad, { dy, xhat, rstd, w }) as [
       tf.Tensor,
       tf.Tensor,
@@ -639,20 +650,17 @@ export function batchNormGrad(
 
 /** `x W^T + bias` for a batch x [n, in] and W [out, in]. */
 export function linearBatch(x: tf.Tensor2D, W: tf.Tensor2D, bias?: tf.Tensor | null): tf.Tensor2D {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.matMulNT)) {
     const inputs: tf.NamedTensorMap = bias ? { x, W, bias } : { x, W };
     return tf.engine().runKernel(SIMD_KERNELS.matMulNT, inputs) as tf.Tensor2D;
   }
-  return tf.tidy(() => {
-    // Transposed matMuls fall to a plain non-SIMD loop on wasm (10x slower): transpose first.
-    const m = tf.matMul(x, tf.transpose(W));
-    return (bias ? tf.add(m, bias) : m) as tf.Tensor2D;
-  });
+  // One fused op (a single dispatch on webgpu): the product with W transposed, plus bias.
+  return tf.fused.matMul({ a: x, b: W, transposeB: true, bias: bias ?? undefined }) as tf.Tensor2D;
 }
 
 /** `d W` for d [n, out]: a linear layer's input gradient for a batch. */
 export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2D {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.matMulNN)) {
     return tf.engine().runKernel(SIMD_KERNELS.matMulNN, { d, W }) as tf.Tensor2D;
   }
   return tf.matMul(d, W);
@@ -660,14 +668,16 @@ export function linearBatchGradInput(d: tf.Tensor2D, W: tf.Tensor2D): tf.Tensor2
 
 /** Sums the rows of d [n, cols] (a linear layer's bias gradient for a batch). */
 export function columnSum(d: tf.Tensor2D): tf.Tensor1D {
-  if (simdActive()) return tf.engine().runKernel(SIMD_KERNELS.columnSum, { d }) as tf.Tensor1D;
+  if (fused(SIMD_KERNELS.columnSum)) {
+    return tf.engine().runKernel(SIMD_KERNELS.columnSum, { d }) as tf.Tensor1D;
+  }
   return tf.sum(d, 0);
 }
 
 /** `d^T x`: a linear layer's weight gradient for a batch. */
 export function linearBatchGradWeight(d: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
-  if (simdActive()) {
+  if (fused(SIMD_KERNELS.matMulTN)) {
     return tf.engine().runKernel(SIMD_KERNELS.matMulTN, { d, x }) as tf.Tensor2D;
   }
-  return tf.tidy(() => tf.matMul(tf.transpose(d), x));
+  return tf.matMul(d, x, true, false);
 }

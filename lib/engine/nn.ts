@@ -611,13 +611,19 @@ export class Conv2d extends Module {
       ? "valid"
       : explicitPad(this.padding);
     const W = this.weight.value as tf.Tensor4D;
-    let y: tf.Tensor = tf.conv2d(x, W, this.stride, pad);
-    if (this.bias) y = tf.add(y, this.bias.value);
+    // One fused kernel for the convolution and its bias (one dispatch on webgpu).
+    let y: tf.Tensor = tf.fused.conv2d({
+      x,
+      filter: W,
+      strides: this.stride,
+      pad,
+      bias: this.bias?.value,
+    });
     if (input.rank === 3) y = y.squeeze([0]);
     const backward: BackwardFn = (dyIn, needs) => {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
       addGrad(this.weight, () => filterGrad(x, dy, W, this.stride, pad));
-      addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
+      addGrad(this.bias, () => columnSum(dy.reshape([-1, dy.shape[3]]) as tf.Tensor2D));
       if (!needs[0]) return [null];
       const dx = tf.conv2dTranspose(dy, W, x.shape, this.stride, pad);
       return [input.rank === 3 ? dx.squeeze([0]) : dx];
@@ -693,7 +699,7 @@ export class ConvTranspose2d extends Module {
       const dy = (dyIn.rank === 3 ? dyIn.expandDims(0) : dyIn) as tf.Tensor4D;
       // y = conv2d^T(x): the filter gradient is the conv's filter gradient with dy as its input.
       addGrad(this.weight, () => filterGrad(dy, x, W, this.stride, pad));
-      addGrad(this.bias, () => tf.sum(dy, [0, 1, 2]));
+      addGrad(this.bias, () => columnSum(dy.reshape([-1, dy.shape[3]]) as tf.Tensor2D));
       if (!needs[0]) return [null];
       const dx = tf.conv2d(dy, W, this.stride, pad);
       return [input.rank === 3 ? dx.squeeze([0]) : dx];

@@ -1,0 +1,592 @@
+/**
+ * Fused WGSL kernels for the book's training on the webgpu backend: the webgpu twins of the
+ * wasm SIMD kernels in simd.ts, registered under the same kernel names.
+ *
+ * On a GPU a batch-1 step is all overhead: TF.js spends one dispatch (a bind group, a
+ * uniform buffer, a pipeline switch) on every elementary op, and a layer's backward is a
+ * dozen of them. These kernels do each pass in ONE dispatch, several outputs at once and
+ * Adam's moments in place, which TF.js's own program interface (one output, read-only
+ * inputs) cannot express. They encode into the backend's own command encoder and compute
+ * pass, so they order correctly with every TF.js kernel and obey its deferred submits.
+ *
+ * This leans on the webgpu backend's internals (tensorMap, makeUniforms, the encoder
+ * fields); tfjs-backend-webgpu is pinned to 4.22.0 and the kernels are tested against cpu.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** The parts of TF.js's WebGPUBackend (4.22) these kernels use. */
+interface WebGpuBackendLike {
+  device: GPUDevice;
+  tensorMap: { get(id: object): { resource: GPUBuffer | null } };
+  makeTensorInfo(shape: number[], dtype: "float32"): tf.TensorInfo;
+  uploadToGPU(id: object): void;
+  disposeData(id: object, force?: boolean): boolean;
+  ensureCommandEncoderReady(): void;
+  commandEncoder: GPUCommandEncoder;
+  computePassEncoder: GPUComputePassEncoder | null;
+  dispatchCountInPass: number;
+  commandQueueOwnedIds: WeakSet<object>;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  makeUniforms(u: { type: string; data: number[] }[]): GPUBufferBinding;
+}
+
+/** Threads per workgroup: WebGPU's default limit, and a multiple of every GPU's SIMD width. */
+const WG = 256;
+/** Workgroups per grid dimension that every adapter allows. */
+const MAX_GROUPS = 65535;
+/** Reductions longer than this get a workgroup each instead of a thread. */
+const LONG = 1024;
+/** The smallest normal float32; Adam flushes moments below it, as the wasm kernel does. */
+const TINY = "1.1754944e-38";
+
+/** One uniform: a u32 or f32 scalar. */
+type Uniform = ["u32" | "f32", string, number];
+
+interface KernelSpec {
+  /** Pipeline cache key: the shader's name and variant. */
+  key: string;
+  /** Shader body: bindings and the struct of uniforms are prepended. */
+  body: string;
+  /** Outputs to allocate, by shape (written with read_write bindings). */
+  outputs: number[][];
+  /** Existing tensors updated in place (read_write). */
+  inplace?: tf.TensorInfo[];
+  /** Inputs, read only. */
+  inputs: tf.TensorInfo[];
+  /** Names of the bindings: outputs, then in-place, then inputs. */
+  names: string[];
+  uniforms: Uniform[];
+  /** Workgroups to launch (spread over two dimensions when over 65,535). */
+  groups: number;
+}
+
+const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUComputePipeline {
+  let cache = pipelines.get(device);
+  if (!cache) pipelines.set(device, cache = new Map());
+  let p = cache.get(key);
+  if (!p) {
+    const module = device.createShaderModule({ code: code(), label: key });
+    p = device.createComputePipeline({
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+      label: key,
+    });
+    cache.set(key, p);
+  }
+  return p;
+}
+
+/** The WGSL header: bindings, uniforms, and `wg` (flat workgroup index) helpers. */
+function header(spec: KernelSpec): string {
+  const nOut = spec.outputs.length + (spec.inplace?.length ?? 0);
+  const lines = spec.names.map((name, i) =>
+    `@group(0) @binding(${i}) var<storage, ${
+      i < nOut ? "read_write" : "read"
+    }> ${name}: array<f32>;`
+  );
+  const fields = spec.uniforms.map(([t, name]) => `${name}: ${t},`);
+  // Pad the uniform struct to 16 bytes, as uniform buffers want.
+  for (let i = spec.uniforms.length; i % 4 !== 0; i++) fields.push(`_pad${i}: u32,`);
+  lines.push(`struct U { ${fields.join(" ")} }`);
+  lines.push(`@group(0) @binding(${spec.names.length}) var<uniform> u: U;`);
+  lines.push(`var<workgroup> red: array<f32, ${WG}>;
+fn reduceSum(v: f32, li: u32) -> f32 {
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (li < s) { red[li] = red[li] + red[li + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+fn flatGroup(w: vec3<u32>) -> u32 { return w.x + w.y * ${MAX_GROUPS}u; }`);
+  return lines.join("\n");
+}
+
+/** The uniforms as TF.js's makeUniforms() wants them, padded like the WGSL struct. */
+function uniformData(uniforms: Uniform[]): { type: string; data: number[] }[] {
+  const data = uniforms.map(([t, , v]) => ({
+    type: t === "u32" ? "uint32" : "float32",
+    data: [v],
+  }));
+  while (data.length % 4 !== 0) data.push({ type: "uint32", data: [0] });
+  return data;
+}
+
+/** Throws a clear error when a tensor is too big to bind on this adapter (WebGPU would drop the work). */
+function checkBindable(b: WebGpuBackendLike, shapes: number[][], key: string): void {
+  const limit = b.device.limits.maxStorageBufferBindingSize;
+  for (const shape of shapes) {
+    const bytes = 4 * shape.reduce((x, y) => x * y, 1);
+    if (bytes > limit) {
+      throw new Error(
+        `webgpu: a [${shape}] tensor (${mib(bytes)} MiB) in kernel ${key} exceeds this ` +
+          `adapter's storage binding limit of ${mib(limit)} MiB (Mesa's software adapter ` +
+          `allows 128 MiB, GPUs usually 2-4 GiB): use the wasm backend for this network`,
+      );
+    }
+  }
+}
+
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+/** Records one dispatch of `spec` into the backend's open compute pass; returns its outputs. */
+function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
+  const given = [...(spec.inplace ?? []), ...spec.inputs];
+  checkBindable(b, [...spec.outputs, ...given.map((t) => t.shape)], spec.key);
+  const outs = spec.outputs.map((shape) => b.makeTensorInfo(shape, "float32"));
+  const all = [...outs, ...given];
+  for (const t of all) b.uploadToGPU(t.dataId);
+  const pipeline = pipelineFor(b.device, spec.key, () => `${header(spec)}\n${spec.body}`);
+  const entries: GPUBindGroupEntry[] = all.map((t, i) => ({
+    binding: i,
+    resource: { buffer: b.tensorMap.get(t.dataId).resource as GPUBuffer },
+  }));
+  entries.push({
+    binding: all.length,
+    resource: b.makeUniforms(uniformData(spec.uniforms)),
+  });
+  for (const t of all) b.commandQueueOwnedIds.add(t.dataId);
+  const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+  b.ensureCommandEncoderReady();
+  if (!b.computePassEncoder) b.computePassEncoder = b.commandEncoder.beginComputePass({});
+  const pass = b.computePassEncoder;
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  const y = Math.ceil(spec.groups / MAX_GROUPS);
+  pass.dispatchWorkgroups(Math.min(spec.groups, MAX_GROUPS), y, 1);
+  b.dispatchCountInPass++;
+  if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= b.dispatchCountInPass) {
+    b.endComputePassEncoder();
+    b.submitQueue();
+  }
+  return outs;
+}
+
+const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+/** Workgroups for a grid-stride loop over n elements. */
+const gridGroups = (n: number) => Math.max(1, Math.min(Math.ceil(n / WG), MAX_GROUPS));
+/** A grid-stride loop over `u.n` elements; `i` is the element. */
+const GRID = `@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>,
+        @builtin(num_workgroups) ng: vec3<u32>) {
+  let stride = ng.x * ng.y * ${WG}u;
+  for (var i = gid.x + gid.y * ng.x * ${WG}u; i < u.n; i = i + stride) {`;
+/** A workgroup per item `g` of `u.groups`, thread `li` within it. */
+const PER_GROUP = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let g = flatGroup(wid);
+  if (g >= u.groups) { return; }`;
+
+type Kernel = (
+  b: WebGpuBackendLike,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs: tf.NamedAttrMap,
+) => tf.TensorInfo | tf.TensorInfo[];
+
+/** The kernels, by the names simd.ts registers for wasm. */
+const KERNELS: Record<string, Kernel> = {
+  MyoganMatVec: (b, { W, x, bias }) => {
+    const [rows, cols] = W.shape;
+    const names = bias ? ["y", "W", "x", "bias"] : ["y", "W", "x"];
+    const add = bias ? " + bias[r]" : "";
+    const long = cols >= LONG;
+    return dispatch(b, {
+      key: `matvec_${long}_${!!bias}`,
+      names,
+      outputs: [[rows]],
+      inputs: bias ? [W, x, bias] : [W, x],
+      uniforms: [["u32", "rows", rows], ["u32", "cols", cols], ["u32", "groups", rows], [
+        "u32",
+        "n",
+        rows,
+      ]],
+      groups: long ? rows : gridGroups(rows),
+      body: long
+        ? `${PER_GROUP}
+  let r = g;
+  var s = 0.0;
+  for (var c = li; c < u.cols; c = c + ${WG}u) { s = s + W[r * u.cols + c] * x[c]; }
+  s = reduceSum(s, li);
+  if (li == 0u) { y[r] = s${add}; }
+}`
+        : `${GRID}
+    let r = i;
+    var s = 0.0;
+    for (var c = 0u; c < u.cols; c = c + 1u) { s = s + W[r * u.cols + c] * x[c]; }
+    y[r] = s${add};
+  }
+}`,
+    })[0];
+  },
+  MyoganMatVecT: (b, { W, d }) => {
+    const [rows, cols] = W.shape;
+    const long = rows >= LONG;
+    return dispatch(b, {
+      key: `matvect_${long}`,
+      names: ["y", "W", "d"],
+      outputs: [[cols]],
+      inputs: [W, d],
+      uniforms: [["u32", "rows", rows], ["u32", "cols", cols], ["u32", "groups", cols], [
+        "u32",
+        "n",
+        cols,
+      ]],
+      groups: long ? cols : gridGroups(cols),
+      body: long
+        ? `${PER_GROUP}
+  var s = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + W[r * u.cols + g] * d[r]; }
+  s = reduceSum(s, li);
+  if (li == 0u) { y[g] = s; }
+}`
+        : `${GRID}
+    var s = 0.0;
+    for (var r = 0u; r < u.rows; r = r + 1u) { s = s + W[r * u.cols + i] * d[r]; }
+    y[i] = s;
+  }
+}`,
+    })[0];
+  },
+  MyoganOuter: (b, { u, x, acc }) => {
+    const rows = size(u), cols = size(x);
+    return dispatch(b, {
+      key: `outer_${!!acc}`,
+      names: acc ? ["G", "uu", "x", "acc"] : ["G", "uu", "x"],
+      outputs: [[rows, cols]],
+      inputs: acc ? [u, x, acc] : [u, x],
+      uniforms: [["u32", "n", rows * cols], ["u32", "cols", cols]],
+      groups: gridGroups(rows * cols),
+      body: `${GRID}
+    G[i] = uu[i / u.cols] * x[i % u.cols]${acc ? " + acc[i]" : ""};
+  }
+}`,
+    })[0];
+  },
+  MyoganAxpy: (b, { p, g }, { a }) =>
+    dispatch(b, {
+      key: "axpy",
+      names: ["out", "p", "g"],
+      outputs: [p.shape],
+      inputs: [p, g],
+      uniforms: [["u32", "n", size(p)], ["f32", "a", a as number]],
+      groups: gridGroups(size(p)),
+      body: `${GRID}
+    out[i] = p[i] + u.a * g[i];
+  }
+}`,
+    })[0],
+  MyoganAdam: (b, { p, g, m, v }, { b1, b2, a, e }) =>
+    dispatch(b, {
+      key: "adam",
+      names: ["pOut", "m", "v", "p", "g"],
+      outputs: [p.shape],
+      inplace: [m, v],
+      inputs: [p, g],
+      uniforms: [
+        ["u32", "n", size(p)],
+        ["f32", "b1", b1 as number],
+        ["f32", "b2", b2 as number],
+        ["f32", "a", a as number],
+        ["f32", "e", e as number],
+      ],
+      groups: gridGroups(size(p)),
+      body: `${GRID}
+    let gi = g[i];
+    var mi = u.b1 * m[i] + (1.0 - u.b1) * gi;
+    var vi = u.b2 * v[i] + (1.0 - u.b2) * (gi * gi);
+    mi = select(0.0, mi, abs(mi) >= ${TINY});
+    vi = select(0.0, vi, vi >= ${TINY});
+    m[i] = mi;
+    v[i] = vi;
+    pOut[i] = p[i] - (u.a * mi) / (sqrt(vi) + u.e);
+  }
+}`,
+    })[0],
+  MyoganSigmoidGrad: (b, { y, dy }) =>
+    dispatch(b, {
+      key: "sigmoidgrad",
+      names: ["out", "y", "dy"],
+      outputs: [y.shape],
+      inputs: [y, dy],
+      uniforms: [["u32", "n", size(y)]],
+      groups: gridGroups(size(y)),
+      body: `${GRID}
+    out[i] = dy[i] * (y[i] * (1.0 - y[i]));
+  }
+}`,
+    })[0],
+  MyoganLeakyGrad: (b, { x, dy }, { slope }) =>
+    dispatch(b, {
+      key: "leakygrad",
+      names: ["out", "x", "dy"],
+      outputs: [x.shape],
+      inputs: [x, dy],
+      uniforms: [["u32", "n", size(x)], ["f32", "slope", slope as number]],
+      groups: gridGroups(size(x)),
+      body: `${GRID}
+    out[i] = select(u.slope * dy[i], dy[i], x[i] > 0.0);
+  }
+}`,
+    })[0],
+  MyoganLayerNorm: (b, { x, w, bias }, { eps }) => {
+    const n = x.shape[x.shape.length - 1], rows = size(x) / n;
+    return dispatch(b, {
+      key: "layernorm",
+      names: ["y", "xhat", "rstd", "x", "w", "bias"],
+      outputs: [x.shape, x.shape, [rows]],
+      inputs: [x, w, bias],
+      uniforms: [["u32", "groups", rows], ["u32", "len", n], ["f32", "eps", eps as number]],
+      groups: rows,
+      body: `${PER_GROUP}
+  let o = g * u.len;
+  var s = 0.0;
+  for (var i = li; i < u.len; i = i + ${WG}u) { s = s + x[o + i]; }
+  let mean = reduceSum(s, li) / f32(u.len);
+  var q = 0.0;
+  for (var i = li; i < u.len; i = i + ${WG}u) { let d = x[o + i] - mean; q = q + d * d; }
+  let rs = 1.0 / sqrt(reduceSum(q, li) / f32(u.len) + u.eps);
+  if (li == 0u) { rstd[g] = rs; }
+  for (var i = li; i < u.len; i = i + ${WG}u) {
+    let h = (x[o + i] - mean) * rs;
+    xhat[o + i] = h;
+    y[o + i] = h * w[i] + bias[i];
+  }
+}`,
+    });
+  },
+  MyoganLayerNormGrad: (b, { dy, xhat, rstd, w }) => {
+    const n = dy.shape[dy.shape.length - 1], rows = size(dy) / n;
+    // Workgroups 0..rows-1 each take a row's dx; the rest sum dw and db over rows.
+    return dispatch(b, {
+      key: "layernormgrad",
+      names: ["dx", "dw", "db", "dy", "xhat", "rstd", "w"],
+      outputs: [dy.shape, [n], [n]],
+      inputs: [dy, xhat, rstd, w],
+      uniforms: [["u32", "groups", rows + Math.ceil(n / WG)], ["u32", "rows", rows], [
+        "u32",
+        "len",
+        n,
+      ]],
+      groups: rows + Math.ceil(n / WG),
+      body: `${PER_GROUP}
+  if (g < u.rows) {
+    let o = g * u.len;
+    var sg = 0.0;
+    var sgx = 0.0;
+    for (var i = li; i < u.len; i = i + ${WG}u) {
+      let gi = dy[o + i] * w[i];
+      sg = sg + gi;
+      sgx = sgx + gi * xhat[o + i];
+    }
+    let mg = reduceSum(sg, li) / f32(u.len);
+    let mgx = reduceSum(sgx, li) / f32(u.len);
+    let rs = rstd[g];
+    for (var i = li; i < u.len; i = i + ${WG}u) {
+      dx[o + i] = rs * (dy[o + i] * w[i] - mg - xhat[o + i] * mgx);
+    }
+  } else {
+    let c = (g - u.rows) * ${WG}u + li;
+    if (c < u.len) {
+      var sw = 0.0;
+      var sb = 0.0;
+      for (var r = 0u; r < u.rows; r = r + 1u) {
+        let d = dy[r * u.len + c];
+        sw = sw + d * xhat[r * u.len + c];
+        sb = sb + d;
+      }
+      dw[c] = sw;
+      db[c] = sb;
+    }
+  }
+}`,
+    });
+  },
+  MyoganBce: (b, { y, t }) => {
+    const n = size(y);
+    return dispatch(b, {
+      key: "bce",
+      names: ["loss", "grad", "y", "t"],
+      outputs: [[], y.shape],
+      inputs: [y, t],
+      uniforms: [["u32", "groups", 1], ["u32", "len", n]],
+      groups: 1,
+      body: `fn clampedLog(z: f32) -> f32 {
+  // PyTorch clamps BCELoss's logs at -100; log(0) is undefined in WGSL, so test first.
+  return select(max(log(z), -100.0), -100.0, z < ${TINY});
+}
+${PER_GROUP}
+  var s = 0.0;
+  for (var i = li; i < u.len; i = i + ${WG}u) {
+    let yi = y[i];
+    let ti = t[i];
+    s = s + ti * clampedLog(yi) + (1.0 - ti) * clampedLog(1.0 - yi);
+    grad[i] = (yi - ti) / max(yi * (1.0 - yi), 1e-12) / f32(u.len);
+  }
+  s = reduceSum(s, li);
+  if (li == 0u) { loss[0] = -s / f32(u.len); }
+}`,
+    });
+  },
+  MyoganMse: (b, { y, t }) => {
+    const n = size(y);
+    return dispatch(b, {
+      key: "mse",
+      names: ["loss", "grad", "y", "t"],
+      outputs: [[], y.shape],
+      inputs: [y, t],
+      uniforms: [["u32", "groups", 1], ["u32", "len", n]],
+      groups: 1,
+      body: `${PER_GROUP}
+  var s = 0.0;
+  for (var i = li; i < u.len; i = i + ${WG}u) {
+    let d = y[i] - t[i];
+    s = s + d * d;
+    grad[i] = 2.0 * d / f32(u.len);
+  }
+  s = reduceSum(s, li);
+  if (li == 0u) { loss[0] = s / f32(u.len); }
+}`,
+    });
+  },
+  MyoganBatchNorm: (b, { x, w, bias, rm, rv }, { eps, momentum }) => {
+    const c = x.shape[x.shape.length - 1], rows = size(x) / c;
+    // Two dispatches: per-channel statistics, then the elementwise normalisation
+    // (one would need ten storage buffers; WebGPU promises eight).
+    const [mean, rstd, rm2, rv2] = dispatch(b, {
+      key: "batchnormstats",
+      names: ["mean", "rstd", "rm2", "rv2", "x", "rm", "rv"],
+      outputs: [[c], [c], [c], [c]],
+      inputs: [x, rm, rv],
+      uniforms: [
+        ["u32", "groups", c],
+        ["u32", "rows", rows],
+        ["f32", "eps", eps as number],
+        ["f32", "mom", momentum as number],
+      ],
+      groups: c,
+      body: `${PER_GROUP}
+  let C = u.groups;
+  var s = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + x[r * C + g]; }
+  let mu = reduceSum(s, li) / f32(u.rows);
+  var q = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) { let d = x[r * C + g] - mu; q = q + d * d; }
+  let va = reduceSum(q, li) / f32(u.rows);
+  if (li == 0u) {
+    mean[g] = mu;
+    rstd[g] = 1.0 / sqrt(va + u.eps);
+    rm2[g] = (1.0 - u.mom) * rm[g] + u.mom * mu;
+    // The running variance uses the unbiased estimate, as PyTorch does.
+    let unbiased = select(va, va * f32(u.rows) / f32(u.rows - 1u), u.rows > 1u);
+    rv2[g] = (1.0 - u.mom) * rv[g] + u.mom * unbiased;
+  }
+}`,
+    });
+    const [y, xhat] = dispatch(b, {
+      key: "batchnormapply",
+      names: ["y", "xhat", "x", "mean", "rstd", "w", "bias"],
+      outputs: [x.shape, x.shape],
+      inputs: [x, mean, rstd, w, bias],
+      uniforms: [["u32", "n", size(x)], ["u32", "c", c]],
+      groups: gridGroups(size(x)),
+      body: `${GRID}
+    let k = i % u.c;
+    let h = (x[i] - mean[k]) * rstd[k];
+    xhat[i] = h;
+    y[i] = h * w[k] + bias[k];
+  }
+}`,
+    });
+    b.disposeData(mean.dataId);
+    return [y, xhat, rstd, rm2, rv2];
+  },
+  MyoganBatchNormGrad: (b, { dy, xhat, rstd, w }) => {
+    const c = dy.shape[dy.shape.length - 1], rows = size(dy) / c;
+    return dispatch(b, {
+      key: "batchnormgrad",
+      names: ["dx", "dw", "db", "dy", "xhat", "rstd", "w"],
+      outputs: [dy.shape, [c], [c]],
+      inputs: [dy, xhat, rstd, w],
+      uniforms: [["u32", "groups", c], ["u32", "rows", rows]],
+      groups: c,
+      body: `${PER_GROUP}
+  let C = u.groups;
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) {
+    let d = dy[r * C + g];
+    sw = sw + d * xhat[r * C + g];
+    sb = sb + d;
+  }
+  sw = reduceSum(sw, li);
+  sb = reduceSum(sb, li);
+  if (li == 0u) { dw[g] = sw; db[g] = sb; }
+  let wk = w[g];
+  let mg = sb * wk / f32(u.rows);
+  let mgx = sw * wk / f32(u.rows);
+  let rs = rstd[g];
+  for (var r = li; r < u.rows; r = r + ${WG}u) {
+    let i = r * C + g;
+    dx[i] = rs * (dy[i] * wk - mg - xhat[i] * mgx);
+  }
+}`,
+    });
+  },
+  MyoganColumnSum: (b, { d }) => {
+    const [rows, cols] = d.shape;
+    return dispatch(b, {
+      key: "columnsum",
+      names: ["y", "d"],
+      outputs: [[cols]],
+      inputs: [d],
+      uniforms: [["u32", "n", cols], ["u32", "rows", rows]],
+      groups: gridGroups(cols),
+      body: `${GRID}
+    var s = 0.0;
+    for (var r = 0u; r < u.rows; r = r + 1u) { s = s + d[r * u.n + i]; }
+    y[i] = s;
+  }
+}`,
+    })[0];
+  },
+};
+
+/**
+ * Dispatches TF.js records before it submits them to the GPU queue. TF.js's default, 15,
+ * makes a batch-1 step ~30 submissions, and each one costs far more than a dispatch; 256
+ * covers a whole iteration of the book's GANs (70-180 dispatches) while bounding how much
+ * freed GPU memory waits for the next submission (TF.js releases buffers only then).
+ * `GAN_WEBGPU_SUBMIT_BATCH` overrides it.
+ */
+export const WEBGPU_SUBMIT_BATCH = 256;
+
+/** Names of the kernels registered for webgpu. */
+export const WEBGPU_KERNEL_NAMES: readonly string[] = Object.keys(KERNELS);
+
+let registered = false;
+
+/** Registers the fused kernels on the webgpu backend (idempotent). */
+export function registerWebGpuKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const [kernelName, fn] of Object.entries(KERNELS)) {
+    tf.registerKernel({
+      kernelName,
+      backendName: "webgpu",
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        fn(
+          backend as unknown as WebGpuBackendLike,
+          inputs as Record<string, tf.TensorInfo>,
+          attrs as tf.NamedAttrMap,
+        ),
+    });
+  }
+}

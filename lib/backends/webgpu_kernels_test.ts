@@ -1,0 +1,311 @@
+/**
+ * The fused WGSL kernels against the cpu backend's plain TF.js ops, on the book's shapes.
+ * Skipped when this machine has no WebGPU adapter (`bash scripts/setup.sh --webgpu`
+ * installs Mesa's software one).
+ */
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { initBackend } from "./backend.ts";
+import {
+  adamUpdate,
+  axpy,
+  batchNormGrad,
+  batchNormTrain,
+  bceWithGrad,
+  columnSum,
+  layerNorm,
+  layerNormGrad,
+  leakyReluGrad,
+  linearBatch,
+  linearBatchGradInput,
+  linearBatchGradWeight,
+  matVec,
+  matVecT,
+  mseWithGrad,
+  outer,
+  sigmoidGrad,
+} from "./simd.ts";
+import { registerWebGpuKernels, WEBGPU_KERNEL_NAMES } from "./webgpu_kernels.ts";
+import { MnistDiscriminator, MnistGenerator } from "../book/mnist_gan.ts";
+import { trainFaceGan } from "../book/face_gan.ts";
+import { manualSeed } from "../engine/random.ts";
+
+const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+const ignore = !adapter;
+// The test runner's sanitizers see the GPU device's resources as leaks.
+const opts = { ignore, sanitizeOps: false, sanitizeResources: false };
+
+function rnd(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return lo + (hi - lo) * (s / 2147483648);
+  });
+}
+
+type Make = () => tf.Tensor | tf.Tensor[];
+
+/** Runs `make` on `backend` and reads every output back; checks nothing leaks. */
+async function runOn(backend: "cpu" | "webgpu", make: Make): Promise<Float32Array[]> {
+  if (backend === "cpu") await tf.setBackend("cpu");
+  else await initBackend({ order: ["webgpu"], log: () => {} });
+  const before = tf.memory().numTensors;
+  const outs = tf.tidy(make);
+  const list = Array.isArray(outs) ? outs : [outs];
+  const data = await Promise.all(list.map(async (t) => new Float32Array(await t.data())));
+  tf.dispose(list);
+  assert.equal(tf.memory().numTensors, before, `${backend} leaked tensors`);
+  return data;
+}
+
+/** Asserts webgpu's outputs match cpu's to `tol` relative to each output's largest value. */
+async function agree(make: Make, tol = 1e-5): Promise<void> {
+  const want = await runOn("cpu", make);
+  const got = await runOn("webgpu", make);
+  assert.equal(got.length, want.length);
+  want.forEach((w, k) => {
+    assert.equal(got[k].length, w.length, `output ${k} length`);
+    let scale = 1e-6;
+    for (const v of w) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < w.length; i++) {
+      assert.ok(
+        Math.abs(got[k][i] - w[i]) <= tol * scale,
+        `output ${k}, element ${i}: webgpu ${got[k][i]} vs cpu ${w[i]}`,
+      );
+    }
+  });
+}
+
+const t1 = (n: number, seed: number, lo?: number, hi?: number) => tf.tensor1d(rnd(n, seed, lo, hi));
+const t2 = (r: number, c: number, seed: number) => tf.tensor2d(rnd(r * c, seed), [r, c]);
+
+Deno.test({
+  name: "webgpu kernels: every fused kernel is registered for webgpu",
+  ...opts,
+  fn() {
+    registerWebGpuKernels();
+    assert.equal(WEBGPU_KERNEL_NAMES.length, 14);
+    for (const name of WEBGPU_KERNEL_NAMES) assert.ok(tf.getKernel(name, "webgpu"), name);
+  },
+});
+
+// The book's linear layers: 08's D (784->200), 08's G (200->784), 12's D (116412->100).
+for (const [rows, cols] of [[200, 784], [784, 200], [100, 218 * 178 * 3], [3, 5]]) {
+  Deno.test({
+    name: `webgpu kernels: matVec, matVecT and outer agree with cpu for W [${rows}, ${cols}]`,
+    ...opts,
+    async fn() {
+      await agree(() => [
+        matVec(t2(rows, cols, 1), t1(cols, 2), t1(rows, 3)),
+        matVec(t2(rows, cols, 1), t1(cols, 2)),
+        matVecT(t2(rows, cols, 1), t1(rows, 4)),
+        outer(t1(rows, 4), t1(cols, 2)),
+        outer(t1(rows, 4), t1(cols, 2), t2(rows, cols, 5)),
+      ], 1e-5);
+    },
+  });
+}
+
+Deno.test({
+  name: "webgpu kernels: matVecT sums a long column (3000 rows) in a workgroup",
+  ...opts,
+  async fn() {
+    await agree(() => matVecT(t2(3000, 100, 1), t1(3000, 2)), 1e-5);
+  },
+});
+
+Deno.test({
+  name: "webgpu kernels: axpy and Adam agree with cpu, Adam's moments updated in place",
+  ...opts,
+  async fn() {
+    const n = 200 * 784 + 3;
+    const state = { b1: 0.9, b2: 0.999, a: 1e-4 / (1 - 0.9), e: 1e-8 / Math.sqrt(1 - 0.999) };
+    await agree(() => axpy(t1(n, 1), t1(n, 2), -0.01));
+    await agree(() => {
+      const m = t1(n, 3, -0.1, 0.1), v = t1(n, 4, 0, 0.1);
+      return adamUpdate(t1(n, 1), t1(n, 2), { m, v, ...state });
+    }, 1e-5);
+    await initBackend({ order: ["webgpu"], log: () => {} });
+    const m = t1(4, 3, 0, 0), v = t1(4, 4, 0, 0);
+    const [p2, m2, v2] = adamUpdate(t1(4, 1), tf.tensor1d([1, -1, 0, 2]), { m, v, ...state });
+    assert.equal(m2, m, "m is updated in place");
+    assert.equal(v2, v, "v is updated in place");
+    const moments = await m.data();
+    [0.1, -0.1, 0, 0.2].forEach((want, i) => assert.ok(Math.abs(moments[i] - want) < 1e-7));
+    tf.dispose([p2, m, v]);
+  },
+});
+
+Deno.test({
+  name: "webgpu kernels: sigmoid and leaky ReLU gradients agree with cpu (x = 0 takes the slope)",
+  ...opts,
+  async fn() {
+    await agree(() => sigmoidGrad(t1(784, 1, 0, 1), t1(784, 2)));
+    await agree(() => leakyReluGrad(t1(200, 1), t1(200, 2), 0.02));
+    await agree(() => leakyReluGrad(tf.tensor1d([0, -1, 1]), tf.tensor1d([1, 1, 1]), 0.2));
+  },
+});
+
+for (const shape of [[200], [300], [4, 300], [1, 100]]) {
+  Deno.test({
+    name: `webgpu kernels: LayerNorm forward and backward agree with cpu on [${shape}]`,
+    ...opts,
+    async fn() {
+      const n = shape.reduce((a, b) => a * b, 1), len = shape[shape.length - 1];
+      const x = () => tf.tensor(rnd(n, 1, -3, 5), shape);
+      await agree(() => layerNorm(x(), t1(len, 2), t1(len, 3), 1e-5), 1e-5);
+      await agree(() => {
+        const [, xhat, rstd] = layerNorm(x(), t1(len, 2), t1(len, 3), 1e-5);
+        return layerNormGrad(tf.tensor(rnd(n, 4), shape), xhat, rstd, t1(len, 2));
+      }, 1e-5);
+    },
+  });
+}
+
+Deno.test({
+  name: "webgpu kernels: BCELoss clamps saturated outputs at -100 as PyTorch does; MSE agrees",
+  ...opts,
+  async fn() {
+    const y = () => tf.tensor1d([0, 1, 0.25, 1e-30, 0.999]);
+    const t = () => tf.tensor1d([1, 0, 1, 0, 1]);
+    await agree(() => bceWithGrad(y(), t()), 1e-6);
+    const [loss] = await runOn("webgpu", () => bceWithGrad(y(), t()));
+    const want = (100 + 100 - Math.log(0.25) - Math.log1p(-1e-30) - Math.log(0.999)) / 5;
+    assert.ok(Math.abs(loss[0] - want) < 1e-4, `loss ${loss[0]}, want ${want}`);
+    await agree(() => bceWithGrad(t1(1, 1, 0.01, 0.99), tf.tensor1d([1])), 1e-6);
+    await agree(() => bceWithGrad(t1(1000, 1, 0.01, 0.99), t1(1000, 2, 0, 1)), 1e-5);
+    await agree(() => mseWithGrad(t1(10, 1), t1(10, 2)), 1e-6);
+    await agree(() => mseWithGrad(t1(1000, 1), t1(1000, 2)), 1e-5);
+  },
+});
+
+// Notebook 14's D normalises [1, 61, 61, 256]; 15 and batches add more rows.
+for (const shape of [[1, 61, 61, 16], [2, 5, 5, 3], [1, 1, 1, 4]]) {
+  Deno.test({
+    name: `webgpu kernels: BatchNorm2d training forward and backward agree with cpu on [${shape}]`,
+    ...opts,
+    async fn() {
+      const n = shape.reduce((a, b) => a * b, 1), c = shape[3];
+      const x = () => tf.tensor(rnd(n, 1, -2, 3), shape);
+      const bn = () =>
+        batchNormTrain(x(), t1(c, 2), t1(c, 3), t1(c, 4), t1(c, 5, 0.5, 1.5), {
+          eps: 1e-5,
+          momentum: 0.1,
+        });
+      await agree(bn, 1e-5);
+      await agree(() => {
+        const [, xhat, rstd] = bn();
+        return batchNormGrad(tf.tensor(rnd(n, 6), shape), xhat, rstd, t1(c, 2));
+      }, 1e-4);
+    },
+  });
+}
+
+Deno.test({
+  name: "webgpu kernels: batched linear layer (batch 128) and column sums agree with cpu",
+  ...opts,
+  async fn() {
+    await agree(() => [
+      linearBatch(t2(128, 784, 1), t2(200, 784, 2), t1(200, 3)),
+      linearBatchGradInput(t2(128, 200, 4), t2(200, 784, 2)),
+      linearBatchGradWeight(t2(128, 200, 4), t2(128, 784, 1)),
+      columnSum(t2(128, 200, 4)),
+      columnSum(t2(3721, 16, 5)),
+    ], 1e-4);
+  },
+});
+
+/** Counts dispatchWorkgroups and queue submissions while `fn` runs. */
+async function countGpuWork(
+  fn: () => Promise<void>,
+): Promise<{ dispatches: number; submits: number }> {
+  const counts = { dispatches: 0, submits: 0 };
+  const pass = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
+  const [dispatch, submit] = [pass.dispatchWorkgroups, queue.submit];
+  pass.dispatchWorkgroups = function (...a) {
+    counts.dispatches++;
+    return dispatch.apply(this, a);
+  };
+  queue.submit = function (...a) {
+    counts.submits++;
+    return submit.apply(this, a);
+  };
+  try {
+    await fn();
+  } finally {
+    pass.dispatchWorkgroups = dispatch;
+    queue.submit = submit;
+  }
+  return counts;
+}
+
+Deno.test({
+  name:
+    "webgpu: a notebook-08 GAN iteration matches cpu and takes no more dispatches than wasm kernels",
+  ...opts,
+  async fn() {
+    const image = rnd(784, 9, 0, 1);
+    const train = async (backend: string, iterations: number) => {
+      if (backend === "webgpu") await initBackend({ order: ["webgpu"], log: () => {} });
+      else await tf.setBackend(backend);
+      manualSeed(2020);
+      const D = new MnistDiscriminator(), G = new MnistGenerator();
+      for (const m of [D, G]) m.progressEvery = Number.MAX_SAFE_INTEGER;
+      D.printEvery = 0;
+      const x = tf.tensor1d(image);
+      let kernels = 0;
+      for (let i = 0; i < iterations; i++) {
+        if (backend === "wasm" && i === 1) {
+          kernels = (await tf.profile(() => trainFaceGan(D, G, x))).kernels.length;
+        } else trainFaceGan(D, G, x);
+      }
+      const params = await Promise.all(
+        [...D.parameters(), ...G.parameters()].map(async (p) => await p.value.data()),
+      );
+      const counted = backend === "webgpu"
+        ? await countGpuWork(async () => {
+          trainFaceGan(D, G, x);
+          await G.parameters()[0].value.data();
+        })
+        : null;
+      x.dispose();
+      D.dispose();
+      G.dispose();
+      return { params, kernels, counted };
+    };
+    const cpu = await train("cpu", 3);
+    const gpuRun = await train("webgpu", 3);
+    cpu.params.forEach((want, k) => {
+      for (let i = 0; i < want.length; i++) {
+        assert.ok(Math.abs(gpuRun.params[k][i] - want[i]) < 1e-5, `param ${k}[${i}]`);
+      }
+    });
+    const wasm = await train("wasm", 2);
+    const { dispatches, submits } = gpuRun.counted!;
+    assert.ok(wasm.kernels > 0);
+    assert.ok(
+      dispatches <= wasm.kernels,
+      `${dispatches} webgpu dispatches vs ${wasm.kernels} wasm kernels per iteration`,
+    );
+    // The iteration's work goes to the GPU in one submission, plus the read's own.
+    assert.ok(submits <= 2, `${submits} queue submissions per iteration`);
+    await tf.setBackend("wasm");
+  },
+});
+
+Deno.test({
+  name: "webgpu kernels: a tensor over the adapter's binding limit fails with a clear error",
+  ...opts,
+  async fn() {
+    await initBackend({ order: ["webgpu"], log: () => {} });
+    const limit = (tf.backend() as unknown as { device: GPUDevice }).device.limits
+      .maxStorageBufferBindingSize;
+    if (limit > 2 ** 28) return; // a real GPU: too big to allocate in a test
+    const n = limit / 4 + 1;
+    // Uploaded, not filled on the GPU: a fill kernel would itself hit the limit.
+    const p = tf.tensor1d(new Float32Array(n)), g = tf.tensor1d(new Float32Array(n));
+    assert.throws(() => axpy(p, g, 1), /exceeds this adapter's storage binding limit/);
+    tf.dispose([p, g]);
+  },
+});
