@@ -273,5 +273,17 @@ export type {
   TrainEpochsOptions,
 } from "./lib/book/mod.ts";
 
+// Where data and outputs live: data/ and out/ at the repository root, or $GAN_DATA_DIR, $GAN_OUT_DIR.
+export {
+  classifierCheckpoint,
+  DATA_DIR_ENV,
+  dataDir,
+  dataPath,
+  OUT_DIR_ENV,
+  outDir,
+  outPath,
+  repoRoot,
+} from "./lib/settings.ts";
+
 // Quick mode: GAN_QUICK=1 shrinks every run to a smoke test.
 export { QUICK, quick, QUICK_ENV } from "./lib/quick.ts";

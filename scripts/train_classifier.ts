@@ -6,8 +6,11 @@
  *
  *   deno task train-classifier [--epochs=3] [--seed=42] [--variant=combined] [--out=out/classifier]
  *
- * Writes `<out>/loss.svg`, `<out>/loss.png`, `<out>/classifier.ckpt` (after
- * every epoch, atomically) and `<out>/result.json`.
+ * Writes the checkpoint (after every epoch, atomically): for the combined
+ * classifier the one the GAN quality metrics load, `data/classifier.ckpt`
+ * (`data/classifier_quick.ckpt` in quick mode; see lib/settings.ts), for the
+ * other variants `<out>/classifier.ckpt`; and `<out>/loss.svg`,
+ * `<out>/loss.png` and `<out>/result.json`.
  * `GAN_QUICK=1` trains 1 epoch on 2,000 images and scores 500.
  * @module
  */
@@ -16,6 +19,7 @@ import { parseArgs } from "node:util";
 import {
   BOOK_ACCURACY,
   CLASSIFIER_VARIANTS,
+  classifierCheckpoint,
   type ClassifierVariant,
   describeDevice,
   deviceInfo,
@@ -29,12 +33,19 @@ import {
   parseVariant,
   QUICK,
   quick,
+  repoRoot,
   saveCheckpoint,
   trainEpochs,
 } from "../mod.ts";
 import { CHECKPOINT_MODULE } from "../lib/book/mod.ts";
 import { writeAtomic } from "../lib/data/mod.ts";
 import { wholeNumber } from "./_cli.ts";
+
+/** `path` relative to the repository root when it lies inside it. */
+function relative(path: string): string {
+  const root = repoRoot() + "/";
+  return path.startsWith(root) ? path.slice(root.length) : path;
+}
 
 const HELP = `Usage: deno task train-classifier [options]
 
@@ -46,7 +57,9 @@ Options:
   --variant=NAME    one of ${CLASSIFIER_VARIANTS.join(", ")} (default combined)
   --train-limit=N   train on the first N images only (default all, quick mode 2000)
   --test-limit=N    score the first N test images only (default all, quick mode 500)
-  --out=DIR         output folder (default out/classifier)
+  --checkpoint=FILE where to save the classifier (default for the combined variant: the metrics'
+                    ${relative(classifierCheckpoint())}; for the others: <out>/classifier.ckpt)
+  --out=DIR         folder for the loss chart and result.json (default out/classifier)
   --help            show this help
 Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm, cpu).`;
 
@@ -60,6 +73,7 @@ async function main(): Promise<void> {
       "train-limit": { type: "string" },
       "test-limit": { type: "string" },
       out: { type: "string" },
+      checkpoint: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -81,7 +95,9 @@ async function main(): Promise<void> {
     quick(Infinity, 500),
   );
   const out = (values.out ?? "out/classifier").replace(/\/+$/, "");
-  const checkpoint = `${out}/${CHECKPOINT_MODULE}.ckpt`;
+  // The combined classifier is the metrics' judge: one file for both (lib/settings.ts).
+  const checkpoint = values.checkpoint ??
+    (variant === "combined" ? classifierCheckpoint() : `${out}/${CHECKPOINT_MODULE}.ckpt`);
 
   await initBackend();
   const device = deviceInfo().device;
@@ -145,6 +161,7 @@ async function main(): Promise<void> {
       epoch: epochs,
       completed: true,
       accuracy,
+      testAccuracy: accuracy,
       testItems: test.length,
     }),
   });

@@ -29,6 +29,7 @@ import {
   MnistDataset,
   QUICK,
   quick,
+  repoRoot,
   saveCnn,
   trainEpochs,
 } from "../mod.ts";
@@ -54,7 +55,7 @@ Options:
 Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm, cpu).`;
 
 function relative(path: string): string {
-  const root = decodeURIComponent(new URL("../", import.meta.url).pathname);
+  const root = repoRoot() + "/";
   return path.startsWith(root) ? path.slice(root.length) : path;
 }
 

@@ -14,6 +14,7 @@ import { Model } from "../engine/model.ts";
 import { LayerNorm, LeakyReLU, Linear, type Module, Sequential, Sigmoid } from "../engine/nn.ts";
 import { Adam, SGD } from "../engine/optim.ts";
 import { type ProgressBar, progressBar } from "../display/progress.ts";
+import { classifierCheckpoint } from "../settings.ts";
 
 /** The book's classifier variants: notebook 03's network and the refinements of notebook 04. */
 export type ClassifierVariant =
@@ -224,10 +225,11 @@ export function evaluate(
   return score(model, dataset, opts) / n;
 }
 
-/** Where `deno task train-classifier` saves the trained classifier (`out/classifier/classifier.ckpt`). */
-export const CLASSIFIER_CHECKPOINT: string = decodeURIComponent(
-  new URL("../../out/classifier/classifier.ckpt", import.meta.url).pathname,
-);
+/**
+ * Where `deno task train-classifier` saves the trained classifier, the file the GAN quality
+ * metrics load too: `data/classifier.ckpt` (`data/classifier_quick.ckpt` in quick mode).
+ */
+export const CLASSIFIER_CHECKPOINT: string = classifierCheckpoint();
 
 /** Name of the classifier inside its checkpoint file. */
 export const CHECKPOINT_MODULE = "classifier";

@@ -14,6 +14,7 @@ import { Model } from "../engine/model.ts";
 import { BatchNorm2d, Conv2d, LeakyReLU, Linear, Sequential, Sigmoid, View } from "../engine/nn.ts";
 import { Adam } from "../engine/optim.ts";
 import { QUICK } from "../quick.ts";
+import { dataPath } from "../settings.ts";
 
 /** The book's LeakyReLU slope for negative inputs. */
 export const CNN_LEAKY_SLOPE = 0.02;
@@ -30,15 +31,10 @@ export const CNN_BOOK_ACCURACY = 0.98;
 /** Epochs in the book's notebook 13. */
 export const CNN_BOOK_EPOCHS = 3;
 
-const DATA_DIR = new URL("../../data/", import.meta.url);
 /** Where `scripts/train_cnn.ts` saves the trained CNN (`data/cnn_classifier.ckpt`). */
-export const CNN_CHECKPOINT: string = decodeURIComponent(
-  new URL("cnn_classifier.ckpt", DATA_DIR).pathname,
-);
+export const CNN_CHECKPOINT: string = dataPath("cnn_classifier.ckpt");
 /** Where quick mode saves its tiny CNN, so a quick run never replaces the real one. */
-export const CNN_QUICK_CHECKPOINT: string = decodeURIComponent(
-  new URL("cnn_classifier_quick.ckpt", DATA_DIR).pathname,
-);
+export const CNN_QUICK_CHECKPOINT: string = dataPath("cnn_classifier_quick.ckpt");
 /** Name of the CNN inside its checkpoint file. */
 export const CNN_CHECKPOINT_MODULE = "cnn";
 

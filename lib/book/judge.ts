@@ -16,17 +16,16 @@ import {
 import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../data/mnist.ts";
 import type { Model } from "../engine/model.ts";
 import { QUICK } from "../quick.ts";
+import { classifierCheckpoint } from "../settings.ts";
 import { getRngState, manualSeed, setRngState } from "../engine/random.ts";
 
-const DATA_DIR = new URL("../../data/", import.meta.url);
-/** Where {@link getMnistClassifier} keeps the full classifier (trained on all 60,000 images). */
-export const CLASSIFIER_PATH: string = decodeURIComponent(
-  new URL("classifier.ckpt", DATA_DIR).pathname,
-);
+/**
+ * Where {@link getMnistClassifier} keeps the full classifier (trained on all 60,000 images), the
+ * file `deno task train-classifier` writes: `data/classifier.ckpt` (see settings.ts).
+ */
+export const CLASSIFIER_PATH: string = classifierCheckpoint(false);
 /** Where quick mode keeps its small classifier, so quick and full never mix. */
-export const CLASSIFIER_QUICK_PATH: string = decodeURIComponent(
-  new URL("classifier_quick.ckpt", DATA_DIR).pathname,
-);
+export const CLASSIFIER_QUICK_PATH: string = classifierCheckpoint(true);
 /** Training images for the quick-mode classifier. */
 export const QUICK_CLASSIFIER_SAMPLES = 3000;
 /** Seed of the classifier's initial weights, so every machine trains the same one. */

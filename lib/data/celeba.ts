@@ -9,20 +9,18 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { CELEBA_GROUP, CELEBA_SHAPE, CelebaHdf5Writer, h5 } from "./hdf5.ts";
 import type { File as H5File, Group as H5Group } from "h5wasm/node";
 import { decodeJpeg, imageEntries, isJpegName } from "./zip_images.ts";
 import { DEFAULT_FACE_COUNT, makeSyntheticFaces } from "./faces.ts";
 import { quick } from "../quick.ts";
+import { dataDir } from "../settings.ts";
 import { type Figure, imshow } from "../display/plot.ts";
 import { progressBar } from "../display/progress.ts";
 
-/** The project's data folder (`data/` at the repository root). */
-export const DATA_DIR: string = fileURLToPath(
-  new URL("../../data/", import.meta.url),
-);
+/** The project's data folder (`data/` at the repository root, or `$GAN_DATA_DIR`; see settings.ts). */
+export const DATA_DIR: string = dataDir();
 /** Where the converter writes real CelebA, and where the loader looks for it first. */
 export const CELEBA_FILE: string = join(DATA_DIR, "celeba_aligned_small.h5");
 /** The synthetic stand-in; quick mode uses a smaller file of its own so the two never mix. */

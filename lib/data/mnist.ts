@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CsvError, type NumericCsv, parseNumericCsv, readNumericCsv } from "./csv.ts";
 import { type Figure, imshow } from "../display/plot.ts";
+import { dataPath } from "../settings.ts";
 
 /** Width and height of an MNIST image in pixels. */
 export const MNIST_SIDE = 28;
@@ -18,15 +19,10 @@ export const MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE;
 /** Number of digit classes. */
 export const MNIST_CLASSES = 10;
 
-const DATA_DIR = new URL("../../data/", import.meta.url);
-/** Absolute path of the book's training CSV inside this repository (`data/mnist_train.csv`). */
-export const MNIST_TRAIN_CSV: string = urlToPath(
-  new URL("mnist_train.csv", DATA_DIR),
-);
-/** Absolute path of the book's test CSV inside this repository (`data/mnist_test.csv`). */
-export const MNIST_TEST_CSV: string = urlToPath(
-  new URL("mnist_test.csv", DATA_DIR),
-);
+/** Absolute path of the book's training CSV in the data folder (`data/mnist_train.csv`). */
+export const MNIST_TRAIN_CSV: string = dataPath("mnist_train.csv");
+/** Absolute path of the book's test CSV in the data folder (`data/mnist_test.csv`). */
+export const MNIST_TEST_CSV: string = dataPath("mnist_test.csv");
 /** The command that writes both MNIST CSV files. */
 export const MNIST_DATA_COMMAND = "deno task data";
 
