@@ -5,7 +5,7 @@
  * script needs no data file and can be bundled for a GPU machine. Writes loss charts, a 2x3
  * grid of generated faces (SVG and PNG) and summary.json to the output folder.
  *
- *   deno task face-epoch --kind conv [--count 2000] [--out out/face_epoch_conv]
+ *   deno task face-epoch --kind conv [--count 20000] [--out out/face_epoch_conv]
  *   TFJS_BACKEND=webgpu,wasm deno task face-epoch --kind fc
  *
  * A CPU epoch of the convolutional GAN takes hours, so the run saves a checkpoint

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { initBackend } from "./backend.ts";
+import { countGpuWork } from "./gpu_work.ts";
 import {
   adamUpdate,
   axpy,
@@ -215,30 +216,6 @@ Deno.test({
     ], 1e-4);
   },
 });
-
-/** Counts dispatchWorkgroups and queue submissions while `fn` runs. */
-async function countGpuWork(
-  fn: () => Promise<void>,
-): Promise<{ dispatches: number; submits: number }> {
-  const counts = { dispatches: 0, submits: 0 };
-  const pass = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
-  const [dispatch, submit] = [pass.dispatchWorkgroups, queue.submit];
-  pass.dispatchWorkgroups = function (...a) {
-    counts.dispatches++;
-    return dispatch.apply(this, a);
-  };
-  queue.submit = function (...a) {
-    counts.submits++;
-    return submit.apply(this, a);
-  };
-  try {
-    await fn();
-  } finally {
-    pass.dispatchWorkgroups = dispatch;
-    queue.submit = submit;
-  }
-  return counts;
-}
 
 Deno.test({
   name:
