@@ -318,7 +318,7 @@ export interface ProgressOptions {
   title?: string;
   /** Opacity of the dots. Default 0.1, as in the book. */
   alpha?: number;
-  /** Also join the dots with a faint line, as pandas does. Default false (smaller SVG). */
+  /** Join the dots with a faint line, as pandas' `marker='.'` plot does. Default true; false gives a smaller SVG. */
   line?: boolean;
   /** Width in CSS pixels. Default 800 (the book's figsize 16x8 is 2:1). */
   width?: number;
@@ -326,7 +326,7 @@ export interface ProgressOptions {
   height?: number;
 }
 
-/** Plots a loss history as faint dots, like the book's `plot_progress()` (`df.plot(alpha=0.1, marker='.')`). */
+/** Plots a loss history as faint dots joined by a faint line, like the book's `plot_progress()` (`df.plot(alpha=0.1, marker='.')`). */
 export function plotProgress(
   progress: Values,
   options: ProgressOptions = {},
@@ -350,7 +350,7 @@ export function plotProgress(
   const ticks = yticks.filter((t) => t >= domain[0] && t <= domain[1]);
   const index = (_d: number, i: number) => i;
   const marks: Plot.Markish[] = [Plot.frame({ strokeOpacity: 0.3 })];
-  if (options.line) {
+  if (options.line ?? true) {
     marks.push(Plot.lineY(ys, {
       x: index,
       y: (d: number) => d,

@@ -40,6 +40,17 @@ Deno.test("plotProgress() draws one faint dot per value with the book's ticks", 
   assert.deepEqual([fig.width, fig.height], [800, 400]);
 });
 
+Deno.test("plotProgress() joins the faint dots with a faint line, like pandas' marker='.' plot", () => {
+  const fig = plotProgress([0.7, 0.5, 0.6, 0.2]);
+  const line = /<g [^>]*stroke-opacity="0.1"[^>]*stroke="#1f77b4" fill="none">\s*<path d="M[^"]*L/;
+  assert.match(fig.svg, line, "a faint line through the points");
+  assert.match(fig.svg, /fill-opacity="0.1"/);
+  assert.equal(count(fig.svg, /<circle/g), 4);
+  const dotsOnly = plotProgress([0.7, 0.5, 0.6, 0.2], { line: false });
+  assert.doesNotMatch(dotsOnly.svg, line);
+  assert.ok(dotsOnly.svg.length < fig.svg.length);
+});
+
 Deno.test("plotProgress() draws a title and accepts a bottom-only ylim", () => {
   const fig = plotProgress([3, 2, 1], {
     ylim: 0,
