@@ -5,6 +5,8 @@
  * @module
  */
 import wabtInit from "wabt";
+// The one file, not lib/data/mod.ts: that loads the HDF5 library, which this task does not need.
+import { writeAtomic } from "../lib/data/atomic.ts";
 
 /** Assembles the WAT text to wasm bytes with SIMD enabled. */
 export async function assemble(wat: string): Promise<Uint8Array> {
@@ -32,7 +34,6 @@ export function render(bytes: Uint8Array): string {
 if (import.meta.main) {
   const wat = await Deno.readTextFile(new URL("../lib/backends/simd.wat", import.meta.url));
   const out = new URL("../lib/backends/_simd_wasm.ts", import.meta.url);
-  await Deno.writeTextFile(out.pathname + ".tmp", render(await assemble(wat)));
-  await Deno.rename(out.pathname + ".tmp", out);
+  await writeAtomic(out.pathname, render(await assemble(wat)));
   console.log("wrote lib/backends/_simd_wasm.ts");
 }

@@ -10,6 +10,8 @@
  *   deno task nb check [notebooks/*.ipynb]
  * @module
  */
+// The one file, not lib/data/mod.ts: that loads the HDF5 library, which needs --allow-env.
+import { writeAtomic } from "../lib/data/atomic.ts";
 
 interface Cell {
   id?: string;
@@ -148,9 +150,7 @@ if (import.meta.main) {
     console.log(toPercent(JSON.parse(await Deno.readTextFile(args[0]))));
   } else if (cmd === "build" && args.length === 2) {
     const nb = fromPercent(await Deno.readTextFile(args[0]));
-    const tmp = args[1] + ".tmp";
-    await Deno.writeTextFile(tmp, JSON.stringify(nb, null, 1) + "\n");
-    await Deno.rename(tmp, args[1]);
+    await writeAtomic(args[1], JSON.stringify(nb, null, 1) + "\n");
   } else if (cmd === "check") {
     const paths = args.length ? args : [...Deno.readDirSync("notebooks")]
       .filter((e) => e.name.endsWith(".ipynb")).map((e) => `notebooks/${e.name}`).sort();

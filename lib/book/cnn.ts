@@ -12,6 +12,7 @@ import { BCELoss } from "../engine/loss.ts";
 import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, type MnistDataset } from "../data/mnist.ts";
 import { Model } from "../engine/model.ts";
 import { BatchNorm2d, Conv2d, LeakyReLU, Linear, Sequential, Sigmoid, View } from "../engine/nn.ts";
+import { argmaxRows } from "../engine/linalg.ts";
 import { Adam } from "../engine/optim.ts";
 import { QUICK } from "../quick.ts";
 import { dataPath } from "../settings.ts";
@@ -162,20 +163,6 @@ export interface EvaluateCnnOptions {
    * of 1,000 with the running statistics, as `C.eval()` would.
    */
   mode?: "sample" | "eval";
-}
-
-/** Indices of the largest value in each row of `out` ([n, 10] flattened). */
-function argmaxRows(out: ArrayLike<number>, classes: number): number[] {
-  const n = out.length / classes;
-  const answers: number[] = [];
-  for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) {
-      if (out[r * classes + c] > out[r * classes + best]) best = c;
-    }
-    answers.push(best);
-  }
-  return answers;
 }
 
 /** Fraction of test images the CNN labels correctly (argmax of the output equals the label). */

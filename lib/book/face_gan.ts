@@ -28,6 +28,7 @@ import {
   View,
 } from "../engine/nn.ts";
 import { Adam } from "../engine/optim.ts";
+import { envFlag } from "../env.ts";
 import { QUICK } from "../quick.ts";
 import { generateRandomSeed } from "../engine/random.ts";
 
@@ -267,16 +268,6 @@ export function faceGanMemory(
 /** Environment variable that makes the face notebooks train on every image, as the book does. */
 export const FULL_EPOCH_ENV = "GAN_FULL_EPOCH";
 
-function fullEpochRequested(): boolean {
-  try {
-    const v = Deno.env.get(FULL_EPOCH_ENV);
-    return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
-  } catch {
-    // No --allow-env: the CPU-sized default applies.
-    return false;
-  }
-}
-
 /** How many images a face notebook loops over, and a line saying why. */
 export interface ImageCount {
   /** Images to use, at most the dataset's length. */
@@ -300,7 +291,7 @@ export function faceImageCount(
     const count = Math.min(options.quick, datasetLength);
     return { count, note: `quick mode: ${count} of ${datasetLength} images` };
   }
-  if (fullEpochRequested() || gpu) {
+  if (envFlag(FULL_EPOCH_ENV) || gpu) {
     const why = gpu ? `the ${backend} backend` : `${FULL_EPOCH_ENV}=1`;
     return {
       count: datasetLength,

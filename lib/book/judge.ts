@@ -17,6 +17,7 @@ import { MNIST_TEST_CSV, MNIST_TRAIN_CSV, MnistDataset } from "../data/mnist.ts"
 import type { Model } from "../engine/model.ts";
 import { QUICK } from "../quick.ts";
 import { classifierCheckpoint } from "../settings.ts";
+import { exists } from "../data/atomic.ts";
 import { getRngState, manualSeed, setRngState } from "../engine/random.ts";
 
 /**
@@ -46,16 +47,6 @@ export interface ClassifierOptions {
   verbose?: boolean;
   /** Training images when it trains (default all 60,000; a few thousand in quick mode). */
   limit?: number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**

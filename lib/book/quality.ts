@@ -13,7 +13,7 @@ import { noGrad } from "../engine/autograd.ts";
 import { tensorData } from "../backends/backend.ts";
 import { MNIST_CLASSES, MNIST_PIXELS, MNIST_TEST_CSV, MnistDataset } from "../data/mnist.ts";
 import { sampleGenerator } from "../engine/gan.ts";
-import { meanAndCovariance, traceSqrtProduct } from "../engine/linalg.ts";
+import { argmaxRows, meanAndCovariance, traceSqrtProduct } from "../engine/linalg.ts";
 import { LayerNorm, type Module, Sequential } from "../engine/nn.ts";
 import { getMnistClassifier } from "./judge.ts";
 
@@ -45,16 +45,6 @@ function outputsOf(classifier: Module, images: tf.Tensor2D): Float32Array {
     (isJudge(classifier) ? classifier.predict(images) : noGrad(() => classifier.forward(images)))
       .dataSync() as Float32Array
   );
-}
-
-function argmaxRows(p: Float32Array, k: number): number[] {
-  const out: number[] = [];
-  for (let r = 0; r < p.length / k; r++) {
-    let best = 0;
-    for (let c = 1; c < k; c++) if (p[r * k + c] > p[r * k + best]) best = c;
-    out.push(best);
-  }
-  return out;
 }
 
 /** How many of each digit the classifier sees, how many digits appear, and the entropy of the mix. */

@@ -16,6 +16,7 @@ import { decodeJpeg, imageEntries, isJpegName } from "./zip_images.ts";
 import { DEFAULT_FACE_COUNT, makeSyntheticFaces } from "./faces.ts";
 import { quick } from "../quick.ts";
 import { dataDir } from "../settings.ts";
+import { exists } from "./atomic.ts";
 import { type Figure, imshow } from "../display/plot.ts";
 import { progressBar } from "../display/progress.ts";
 
@@ -126,16 +127,6 @@ export async function makeCelebaHdf5(
     skipped,
     seconds: (performance.now() - t0) / 1000,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**

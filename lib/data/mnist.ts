@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { CsvError, type NumericCsv, parseNumericCsv, readNumericCsv } from "./csv.ts";
 import { type Figure, imshow } from "../display/plot.ts";
 import { dataPath } from "../settings.ts";
+import { exists } from "./atomic.ts";
 
 /** Width and height of an MNIST image in pixels. */
 export const MNIST_SIDE = 28;
@@ -204,16 +205,6 @@ export interface MnistBatch {
 
 function toPath(path: string | URL): string {
   return resolve(typeof path === "string" ? path : urlToPath(path));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /** MNIST digits from the book's CSV files, mirroring the book's `MnistDataset(Dataset)`. */

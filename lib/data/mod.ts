@@ -3,7 +3,7 @@
  * files or folders, the synthetic cartoon faces, and atomic file writes.
  * @module
  */
-export { writeAtomic } from "./atomic.ts";
+export { exists, writeAtomic } from "./atomic.ts";
 export {
   CELEBA_FILE,
   CelebADataset,

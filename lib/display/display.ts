@@ -10,11 +10,13 @@ export const FIG_DIR_ENV = "GAN_FIG_DIR";
 
 const DISPLAY = Symbol.for("Jupyter.display");
 
-/** True inside Deno's Jupyter kernel. */
+/** True when the code runs inside Deno's Jupyter kernel (`Deno.jupyter` works there only). */
 export function isJupyter(): boolean {
   try {
-    // Outside the kernel even reading Deno.jupyter throws.
-    return typeof Deno.jupyter?.display === "function";
+    // Outside the kernel, reading Deno.jupyter throws in Deno 2.x.
+    const jupyter = (Deno as { jupyter?: Partial<typeof Deno.jupyter> }).jupyter;
+    return typeof jupyter?.broadcast === "function" &&
+      typeof jupyter?.display === "function";
   } catch {
     return false;
   }

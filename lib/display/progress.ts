@@ -17,6 +17,7 @@
  * about every 10 %.
  * @module
  */
+import { isJupyter } from "./display.ts";
 
 /** Where a progress bar draws: chosen automatically unless given. */
 export type ProgressMode = "tty" | "jupyter" | "lines" | "off";
@@ -187,17 +188,8 @@ export function lineStep(n: number, total: number): number {
   return n > 0 ? Math.floor(Math.log10(n)) + 1 : 0;
 }
 
-/** True when the code runs inside Deno's Jupyter kernel (`Deno.jupyter` works there only). */
-export function inJupyter(): boolean {
-  try {
-    // Outside the kernel, reading Deno.jupyter throws in Deno 2.x.
-    const jupyter = (Deno as { jupyter?: Partial<typeof Deno.jupyter> }).jupyter;
-    return typeof jupyter?.broadcast === "function" &&
-      typeof jupyter?.display === "function";
-  } catch {
-    return false;
-  }
-}
+/** True when the code runs inside Deno's Jupyter kernel: display.ts's {@link isJupyter}. */
+export const inJupyter: () => boolean = isJupyter;
 
 function stderrIsTerminal(): boolean {
   try {

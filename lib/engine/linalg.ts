@@ -1,7 +1,8 @@
 /**
  * Small dense linear algebra in float64 on plain arrays (row-major), what the
  * Frechet distance needs: sample mean and covariance, symmetric eigenvalues by
- * cyclic Jacobi rotations, the matrix square root and Tr sqrt(C1 C2).
+ * cyclic Jacobi rotations, the matrix square root and Tr sqrt(C1 C2); and the argmax
+ * of each row, which turns classifier outputs into digits.
  * @module
  */
 
@@ -139,4 +140,15 @@ export function traceSqrtProduct(c1: ArrayLike<number>, c2: ArrayLike<number>, n
   const m = matMul(matMul(s, Float64Array.from(c2), n), s, n);
   const { values } = symmetricEigen(m, n);
   return values.reduce((acc, v) => acc + Math.sqrt(Math.max(v, 0)), 0);
+}
+
+/** Index of the largest value in each row of `values` (rows of `k`, flattened); the first on ties. */
+export function argmaxRows(values: ArrayLike<number>, k: number): number[] {
+  const out: number[] = [];
+  for (let r = 0; r < values.length / k; r++) {
+    let best = 0;
+    for (let c = 1; c < k; c++) if (values[r * k + c] > values[r * k + best]) best = c;
+    out.push(best);
+  }
+  return out;
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { meanAndCovariance, sqrtmSymmetric, symmetricEigen, traceSqrtProduct } from "./linalg.ts";
+import {
+  argmaxRows,
+  meanAndCovariance,
+  sqrtmSymmetric,
+  symmetricEigen,
+  traceSqrtProduct,
+} from "./linalg.ts";
 
 const close = (a: number, b: number, tol = 1e-9) =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} != ${b}`);
@@ -49,4 +55,10 @@ Deno.test("meanAndCovariance() matches the n-1 sample covariance", () => {
   const { mean, cov } = meanAndCovariance([1, 2, 3, 6], 2, 2);
   assert.deepEqual(Array.from(mean), [2, 4]);
   assert.deepEqual(Array.from(cov), [2, 4, 4, 8]);
+});
+
+Deno.test("argmaxRows() picks each row's largest value, the first on ties", () => {
+  assert.deepEqual(argmaxRows([0.1, 0.7, 0.2, 0.9, 0.05, 0.05, 0.3, 0.3, 0.3], 3), [1, 0, 0]);
+  assert.deepEqual(argmaxRows(new Float32Array([-1, -2]), 2), [0]);
+  assert.deepEqual(argmaxRows([], 10), []);
 });

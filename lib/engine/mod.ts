@@ -31,7 +31,13 @@ export {
   sampleGenerator,
 } from "./gan.ts";
 export type { SampleOptions } from "./gan.ts";
-export { meanAndCovariance, sqrtmSymmetric, symmetricEigen, traceSqrtProduct } from "./linalg.ts";
+export {
+  argmaxRows,
+  meanAndCovariance,
+  sqrtmSymmetric,
+  symmetricEigen,
+  traceSqrtProduct,
+} from "./linalg.ts";
 export { BCE_LOG_CLAMP, BCELoss, Loss, MSELoss } from "./loss.ts";
 export {
   Model,
