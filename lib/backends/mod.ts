@@ -60,3 +60,10 @@ export {
   wasmConvKernelsRegistered,
 } from "./wasm_conv.ts";
 export type { RegisterWasmConvOptions } from "./wasm_conv.ts";
+export {
+  registerWebGpuKernels,
+  WEBGPU_KERNEL_NAMES,
+  WEBGPU_SUBMIT_BATCH,
+} from "./webgpu_kernels.ts";
+export type { GpuWork } from "./gpu_work.ts";
+export { countGpuWork } from "./gpu_work.ts";

@@ -60,6 +60,18 @@ interface KernelSpec {
   uniforms: Uniform[];
   /** Workgroups to launch (spread over two dimensions when over 65,535). */
   groups: number;
+  /**
+   * How to split the work when a tensor is bigger than the adapter lets one binding be
+   * (Mesa's software adapter: 128 MiB; notebook 12's generator weight is 133 MiB): into
+   * chunks of `units` (rows or elements), each binding taking `per[k]` floats a unit
+   * (0: bound whole), with the uniforms and workgroups of a chunk of `n` units.
+   */
+  split?: {
+    units: number;
+    per: number[];
+    uniforms: (n: number, first: boolean) => Uniform[];
+    groups: (n: number) => number;
+  };
 }
 
 const pipelines = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
@@ -120,8 +132,20 @@ function uniformData(uniforms: Uniform[]): { type: string; data: number[] }[] {
 }
 
 /** Throws a clear error when a tensor is too big to bind on this adapter (WebGPU would drop the work). */
-function checkBindable(b: WebGpuBackendLike, shapes: number[][], key: string): void {
+let limitOverride: number | null = null;
+
+/** Lowers the binding limit the kernels plan for (null restores the adapter's): for tests. */
+export function setBindingLimitForTesting(bytes: number | null): void {
+  limitOverride = bytes;
+}
+
+function bindingLimit(b: WebGpuBackendLike): number {
   const limit = b.device.limits.maxStorageBufferBindingSize;
+  return limitOverride === null ? limit : Math.min(limit, limitOverride);
+}
+
+function checkBindable(b: WebGpuBackendLike, shapes: number[][], key: string): void {
+  const limit = bindingLimit(b);
   for (const shape of shapes) {
     const bytes = 4 * shape.reduce((x, y) => x * y, 1);
     if (bytes > limit) {
@@ -136,35 +160,66 @@ function checkBindable(b: WebGpuBackendLike, shapes: number[][], key: string): v
 
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
-/** Records one dispatch of `spec` into the backend's open compute pass; returns its outputs. */
+/** Records `spec` into the backend's open compute pass (in chunks if it must); returns its outputs. */
 function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
   const given = [...(spec.inplace ?? []), ...spec.inputs];
-  checkBindable(b, [...spec.outputs, ...given.map((t) => t.shape)], spec.key);
+  const shapes = [...spec.outputs, ...given.map((t) => t.shape)];
+  const limit = bindingLimit(b);
+  const fits = shapes.every((s) => 4 * s.reduce((x, y) => x * y, 1) <= limit);
+  if (!fits && !spec.split) checkBindable(b, shapes, spec.key);
   const outs = spec.outputs.map((shape) => b.makeTensorInfo(shape, "float32"));
   const all = [...outs, ...given];
   for (const t of all) b.uploadToGPU(t.dataId);
-  const pipeline = pipelineFor(b.device, spec.key, () => `${header(spec)}\n${spec.body}`);
-  const entries: GPUBindGroupEntry[] = all.map((t, i) => ({
-    binding: i,
-    resource: { buffer: b.tensorMap.get(t.dataId).resource as GPUBuffer },
-  }));
-  entries.push({
-    binding: all.length,
-    resource: b.makeUniforms(uniformData(spec.uniforms)),
-  });
   for (const t of all) b.commandQueueOwnedIds.add(t.dataId);
-  const bindGroup = b.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  b.ensureCommandEncoderReady();
-  if (!b.computePassEncoder) b.computePassEncoder = b.commandEncoder.beginComputePass({});
-  const pass = b.computePassEncoder;
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  const y = Math.ceil(spec.groups / MAX_GROUPS);
-  pass.dispatchWorkgroups(Math.min(spec.groups, MAX_GROUPS), y, 1);
-  b.dispatchCountInPass++;
-  if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= b.dispatchCountInPass) {
-    b.endComputePassEncoder();
-    b.submitQueue();
+  const pipeline = pipelineFor(b.device, spec.key, () => `${header(spec)}\n${spec.body}`);
+  const buffer = (t: tf.TensorInfo) => b.tensorMap.get(t.dataId).resource as GPUBuffer;
+  const record = (entries: GPUBindGroupEntry[], uniforms: Uniform[], groups: number) => {
+    entries.push({ binding: all.length, resource: b.makeUniforms(uniformData(uniforms)) });
+    const bindGroup = b.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    b.ensureCommandEncoderReady();
+    if (!b.computePassEncoder) b.computePassEncoder = b.commandEncoder.beginComputePass({});
+    const pass = b.computePassEncoder;
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS), 1);
+    b.dispatchCountInPass++;
+    if ((tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number) <= b.dispatchCountInPass) {
+      b.endComputePassEncoder();
+      b.submitQueue();
+    }
+  };
+  if (fits || !spec.split) {
+    record(
+      all.map((t, i) => ({ binding: i, resource: { buffer: buffer(t) } })),
+      spec.uniforms,
+      spec.groups,
+    );
+    return outs;
+  }
+  // Chunks of whole units, as many as fit, in steps that keep every offset 256-byte aligned.
+  const { units, per, uniforms, groups } = spec.split;
+  const gcd = (x: number, y: number): number => (y === 0 ? x : gcd(y, x % y));
+  const step = per.filter((k) => k > 0).reduce((a, k) => {
+    const need = 64 / gcd(k, 64);
+    return (a * need) / gcd(a, need);
+  }, 1);
+  const chunk = Math.floor(limit / (4 * Math.max(...per)) / step) * step;
+  if (chunk === 0) checkBindable(b, [[step, Math.max(...per)]], spec.key);
+  for (let start = 0; start < units; start += chunk) {
+    const n = Math.min(chunk, units - start);
+    record(
+      all.map((t, i) => ({
+        binding: i,
+        resource: per[i] === 0
+          ? { buffer: buffer(t) }
+          : { buffer: buffer(t), offset: 4 * start * per[i], size: 4 * n * per[i] },
+      })),
+      uniforms(n, start === 0),
+      groups(n),
+    );
   }
   return outs;
 }
@@ -191,6 +246,24 @@ type Kernel = (
   attrs: tf.NamedAttrMap,
 ) => tf.TensorInfo | tf.TensorInfo[];
 
+function adamUniforms(n: number, { b1, b2, a, e }: tf.NamedAttrMap): Uniform[] {
+  return [
+    ["u32", "n", n],
+    ["f32", "b1", b1 as number],
+    ["f32", "b2", b2 as number],
+    ["f32", "a", a as number],
+    ["f32", "e", e as number],
+  ];
+}
+
+function matVecTUniforms(rows: number, cols: number, first: boolean): Uniform[] {
+  return [["u32", "rows", rows], ["u32", "cols", cols], ["u32", "groups", cols], [
+    "u32",
+    "n",
+    cols,
+  ], ["u32", "first", first ? 1 : 0]];
+}
+
 /** The kernels, by the names simd.ts registers for wasm. */
 const KERNELS: Record<string, Kernel> = {
   MyoganMatVec: (b, { W, x, bias }) => {
@@ -209,6 +282,16 @@ const KERNELS: Record<string, Kernel> = {
         rows,
       ]],
       groups: long ? rows : gridGroups(rows),
+      split: {
+        units: rows,
+        per: bias ? [1, cols, 0, 1] : [1, cols, 0],
+        uniforms: (n) => [["u32", "rows", n], ["u32", "cols", cols], ["u32", "groups", n], [
+          "u32",
+          "n",
+          n,
+        ]],
+        groups: (n) => long ? n : gridGroups(n),
+      },
       body: long
         ? `${PER_GROUP}
   let r = g;
@@ -234,23 +317,26 @@ const KERNELS: Record<string, Kernel> = {
       names: ["y", "W", "d"],
       outputs: [[cols]],
       inputs: [W, d],
-      uniforms: [["u32", "rows", rows], ["u32", "cols", cols], ["u32", "groups", cols], [
-        "u32",
-        "n",
-        cols,
-      ]],
+      uniforms: matVecTUniforms(rows, cols, true),
       groups: long ? cols : gridGroups(cols),
+      // Row chunks of a huge W add into y: the first writes, the rest accumulate.
+      split: {
+        units: rows,
+        per: [0, cols, 1],
+        uniforms: (n, first) => matVecTUniforms(n, cols, first),
+        groups: () => long ? cols : gridGroups(cols),
+      },
       body: long
         ? `${PER_GROUP}
   var s = 0.0;
   for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + W[r * u.cols + g] * d[r]; }
   s = reduceSum(s, li);
-  if (li == 0u) { y[g] = s; }
+  if (li == 0u) { y[g] = s + select(y[g], 0.0, u.first == 1u); }
 }`
         : `${GRID}
     var s = 0.0;
     for (var r = 0u; r < u.rows; r = r + 1u) { s = s + W[r * u.cols + i] * d[r]; }
-    y[i] = s;
+    y[i] = s + select(y[i], 0.0, u.first == 1u);
   }
 }`,
     })[0];
@@ -264,6 +350,12 @@ const KERNELS: Record<string, Kernel> = {
       inputs: acc ? [u, x, acc] : [u, x],
       uniforms: [["u32", "n", rows * cols], ["u32", "cols", cols]],
       groups: gridGroups(rows * cols),
+      split: {
+        units: rows,
+        per: acc ? [cols, 1, 0, cols] : [cols, 1, 0],
+        uniforms: (n) => [["u32", "n", n * cols], ["u32", "cols", cols]],
+        groups: (n) => gridGroups(n * cols),
+      },
       body: `${GRID}
     G[i] = uu[i / u.cols] * x[i % u.cols]${acc ? " + acc[i]" : ""};
   }
@@ -278,26 +370,32 @@ const KERNELS: Record<string, Kernel> = {
       inputs: [p, g],
       uniforms: [["u32", "n", size(p)], ["f32", "a", a as number]],
       groups: gridGroups(size(p)),
+      split: {
+        units: size(p),
+        per: [1, 1, 1],
+        uniforms: (n) => [["u32", "n", n], ["f32", "a", a as number]],
+        groups: gridGroups,
+      },
       body: `${GRID}
     out[i] = p[i] + u.a * g[i];
   }
 }`,
     })[0],
-  MyoganAdam: (b, { p, g, m, v }, { b1, b2, a, e }) =>
+  MyoganAdam: (b, { p, g, m, v }, attrs) =>
     dispatch(b, {
       key: "adam",
       names: ["pOut", "m", "v", "p", "g"],
       outputs: [p.shape],
       inplace: [m, v],
       inputs: [p, g],
-      uniforms: [
-        ["u32", "n", size(p)],
-        ["f32", "b1", b1 as number],
-        ["f32", "b2", b2 as number],
-        ["f32", "a", a as number],
-        ["f32", "e", e as number],
-      ],
+      uniforms: adamUniforms(size(p), attrs),
       groups: gridGroups(size(p)),
+      split: {
+        units: size(p),
+        per: [1, 1, 1, 1, 1],
+        uniforms: (n) => adamUniforms(n, attrs),
+        groups: gridGroups,
+      },
       body: `${GRID}
     let gi = g[i];
     var mi = u.b1 * m[i] + (1.0 - u.b1) * gi;

@@ -81,8 +81,12 @@ export class Adam extends Optimizer {
     this.lr = opts.lr ?? 1e-3;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
-    this.#m = params.map((p) => tf.keep(tf.zerosLike(p.value)));
-    this.#v = params.map((p) => tf.keep(tf.zerosLike(p.value)));
+    // Uploaded zeros, not a fill kernel: on webgpu a fill binds the whole tensor, which for
+    // notebook 12's 133 MiB weight is more than a software adapter allows.
+    const zeros = (p: Parameter) =>
+      tf.keep(tf.tensor(new Float32Array(p.value.size), p.value.shape));
+    this.#m = params.map(zeros);
+    this.#v = params.map(zeros);
   }
   /** Number of updates applied so far. */
   get stepCount(): number {

@@ -1,0 +1,194 @@
+/**
+ * Per-iteration cost of the book's GANs on each backend, for the GPU job (scripts/gpu_job.sh):
+ * milliseconds per batch-1 iteration (D on a real sample, D on a generated one, G through D)
+ * for notebooks 08, 12, 14 and 15, with WebGPU dispatches and queue submissions per
+ * iteration, or wasm kernels per iteration. Writes a JSON file and prints a Markdown table.
+ *
+ *   deno run -A scripts/gpu_iterations.ts [--backends webgpu,wasm] [--iters 20] [--out FILE]
+ *                                         [--conv-iters 5] [--features N]
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs";
+import {
+  type Discriminator,
+  type Generator,
+  initBackend,
+  manualSeed,
+  MnistDiscriminator,
+  MnistGenerator,
+  parseBackendOrder,
+  uniformArray,
+} from "../mod.ts";
+import {
+  CELEBA_IMAGE,
+  ConvFaceDiscriminator,
+  ConvFaceGenerator,
+  CROP_SIZE,
+  FcFaceDiscriminator,
+  FcFaceGenerator,
+  trainFaceGan,
+} from "../lib/book/mod.ts";
+import { countGpuWork } from "../lib/backends/mod.ts";
+import { writeAtomic } from "../lib/data/atomic.ts";
+
+/** One workload's measurement on one backend. */
+export interface IterationResult {
+  notebook: string;
+  backend: string;
+  /** Median milliseconds per iteration, or null when it failed. */
+  medianMs: number | null;
+  minMs: number | null;
+  iterations: number;
+  /** WebGPU dispatches / queue submissions per iteration (webgpu only). */
+  dispatches?: number;
+  submits?: number;
+  /** TF.js kernels per iteration (other backends). */
+  kernels?: number;
+  error?: string;
+}
+
+interface Workload {
+  notebook: string;
+  make: (features?: number) => [Discriminator, Generator, number[]];
+  conv: boolean;
+}
+
+const WORKLOADS: Workload[] = [
+  {
+    notebook: "08 MNIST GAN",
+    make: () => [new MnistDiscriminator(), new MnistGenerator(), [784]],
+    conv: false,
+  },
+  {
+    notebook: "12 face GAN (fully connected)",
+    make: () => [new FcFaceDiscriminator(), new FcFaceGenerator(), [...CELEBA_IMAGE]],
+    conv: false,
+  },
+  {
+    notebook: "14 face GAN (convolutional)",
+    make: (features) => [
+      new ConvFaceDiscriminator({ features }),
+      new ConvFaceGenerator({ features }),
+      [1, CROP_SIZE, CROP_SIZE, 3],
+    ],
+    conv: true,
+  },
+  {
+    notebook: "15 face GAN (GELU)",
+    make: (features) => [
+      new ConvFaceDiscriminator({ features, activation: "gelu" }),
+      new ConvFaceGenerator({ features, activation: "gelu" }),
+      [1, CROP_SIZE, CROP_SIZE, 3],
+    ],
+    conv: true,
+  },
+];
+
+/** Times `iters` iterations of one workload on the active backend, after two warm-ups. */
+export async function measure(
+  w: Workload,
+  iters: number,
+  features?: number,
+): Promise<IterationResult> {
+  const backend = tf.getBackend();
+  manualSeed(2020);
+  const [D, G, shape] = w.make(features);
+  for (const m of [D, G]) m.progressEvery = Number.MAX_SAFE_INTEGER;
+  D.printEvery = 0;
+  const image = tf.tensor(uniformArray(shape.reduce((a, b) => a * b, 1)), shape);
+  const done = () => G.parameters()[0].value.data();
+  try {
+    for (let i = 0; i < 2; i++) trainFaceGan(D, G, image);
+    await done();
+    const result: IterationResult = {
+      notebook: w.notebook,
+      backend,
+      medianMs: null,
+      minMs: null,
+      iterations: iters,
+    };
+    if (backend === "webgpu") {
+      const work = await countGpuWork(async () => {
+        trainFaceGan(D, G, image);
+        await done();
+      });
+      // The read-back above costs a submission of its own: count the iteration's.
+      result.dispatches = work.dispatches;
+      result.submits = work.submits - 1;
+    } else {
+      result.kernels = (await tf.profile(() => trainFaceGan(D, G, image))).kernels.length;
+    }
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      trainFaceGan(D, G, image);
+      await done();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    result.medianMs = times[Math.floor(times.length / 2)];
+    result.minMs = times[0];
+    return result;
+  } finally {
+    image.dispose();
+    D.dispose();
+    G.dispose();
+  }
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string", default: "webgpu,wasm" },
+      iters: { type: "string", default: "20" },
+      "conv-iters": { type: "string", default: "5" },
+      features: { type: "string" },
+      out: { type: "string" },
+    },
+  });
+  const iters = Number(values.iters), convIters = Number(values["conv-iters"]);
+  const features = values.features ? Number(values.features) : undefined;
+  const results: IterationResult[] = [];
+  for (const backend of parseBackendOrder(values.backends)) {
+    let device = "";
+    try {
+      device = (await initBackend({ order: [backend], log: () => {} })).device;
+    } catch (e) {
+      console.error(`${backend}: did not start: ${(e as Error).message}`);
+      continue;
+    }
+    console.error(`${backend}: ${device}`);
+    for (const w of WORKLOADS) {
+      // On CPU backends the convolutional GANs take seconds an iteration: time a few.
+      const n = w.conv ? (backend === "webgpu" ? iters : convIters) : iters;
+      const r = await measure(w, n, features).catch((e): IterationResult => ({
+        notebook: w.notebook,
+        backend,
+        medianMs: null,
+        minMs: null,
+        iterations: n,
+        error: (e as Error).message,
+      }));
+      console.error(`  ${w.notebook}: ${r.medianMs?.toFixed(1) ?? r.error} ms`);
+      results.push(r);
+      // Saved after each workload, so a job stopped by its time limit keeps what it measured.
+      if (values.out) {
+        await writeAtomic(values.out, JSON.stringify({ features, results }, null, 2) + "\n", {
+          mkdir: true,
+        });
+      }
+    }
+  }
+  const f = (x: number | null | undefined, d = 1) => (x == null ? "-" : x.toFixed(d));
+  console.log(
+    "| notebook | backend | ms per iteration (median, min) | dispatches / submits | kernels |",
+  );
+  console.log("|---|---|---|---|---|");
+  for (const r of results) {
+    const time = r.error ? `failed: ${r.error}` : `${f(r.medianMs)} (${f(r.minMs)})`;
+    const gpu = r.dispatches === undefined ? "-" : `${r.dispatches} / ${r.submits}`;
+    console.log(`| ${r.notebook} | ${r.backend} | ${time} | ${gpu} | ${r.kernels ?? "-"} |`);
+  }
+}
