@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p .gpu
 deno bundle --platform deno -o .gpu/gpu_check.js scripts/gpu_check.ts
+deno bundle --platform deno -o .gpu/gpu_iterations.js scripts/gpu_iterations.ts
 # The long jobs (scripts/gpu_jobs.sh): the face epoch, the batched MNIST epochs and their data
 # (MNIST as gzipped IDX files, the metrics' classifier checkpoint).
 deno bundle --platform deno -o .gpu/face_epoch.js scripts/face_epoch.ts
@@ -27,5 +28,6 @@ cp node_modules/.deno/@tensorflow+tfjs-backend-wasm@4.22.0/node_modules/@tensorf
 [ -f .gpu/deno.xz ] || xz -T2 -6 -c "$(readlink -f "$(command -v deno)")" > .gpu/deno.xz
 cp scripts/gpu_run.sh .gpu/run.sh
 cp scripts/gpu_jobs.sh .gpu/jobs.sh
+cp scripts/gpu_job.sh .gpu/job.sh
 cp scripts/gpu_env.sh .gpu/env.sh
 du -sh .gpu
