@@ -1,8 +1,14 @@
 /**
  * Speed benchmarks: median milliseconds per training step at batch size 1 on
- * real MNIST images, the book's per-sample workloads. Run `deno task bench`.
- * Reference (PORTING.md, PyTorch 1.13 CPU, same machine): 0.23 ms SGD step,
- * 0.38 ms Adam step, 2.05 ms MNIST GAN iteration.
+ * real MNIST images, the book's per-sample workloads, beside PyTorch's.
+ *
+ *   deno task bench [classifier] [gan] [cnn] [faces] [--pytorch]
+ *
+ * `--pytorch` runs bench/pytorch/bench.py (PyTorch on /usr/bin/python3, CPU, 1 thread) on
+ * the same workloads in the same run, each right after ours, and prints both times and their
+ * ratio (ours / PyTorch). Without it, or when PyTorch cannot run (the line says why), the
+ * PyTorch column shows the stored reference figures of bench/pytorch.ts, measured on another
+ * day, and says so.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -22,6 +28,17 @@ import {
   SGD,
   Sigmoid,
 } from "../mod.ts";
+import {
+  runPytorch,
+  TORCH_ADAM_MS,
+  TORCH_EPOCH_S,
+  TORCH_REFERENCE,
+  TORCH_REFERENCE_SOURCE,
+  TORCH_SGD_MS,
+  type TorchBench,
+  type TorchFigure,
+  type TorchResult,
+} from "./pytorch.ts";
 
 /** One benchmark's result. */
 export interface BenchResult {
@@ -101,7 +118,7 @@ export async function benchClassifier(): Promise<BenchResult[]> {
   const data = await MnistDataset.load(MNIST_TRAIN_CSV, { limit: 1000 });
   const samples = Array.from({ length: data.length }, (_, i) => data.get(i));
   const results: BenchResult[] = [];
-  for (const [kind, ref] of [["sgd", 0.23], ["adam", 0.38]] as const) {
+  for (const [kind, ref] of [["sgd", TORCH_SGD_MS], ["adam", TORCH_ADAM_MS]] as const) {
     const c = new Classifier(kind);
     // The first step creates the gradients and optimiser state that persist.
     c.train(samples[0][1], samples[0][2]);
@@ -120,62 +137,165 @@ export async function benchClassifier(): Promise<BenchResult[]> {
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(3)} ms`);
+const fmtS = (s: number) => `${s.toFixed(1)} s`;
+
+/** A table row: our figure, PyTorch's (measured in this run or the stored reference). */
+interface Row {
+  name: string;
+  ours: number;
+  unit: "ms" | "s";
+  torch?: number;
+  /** Text instead of a PyTorch figure (no ratio then). */
+  torchNote?: string;
+  measured: boolean;
+}
+
+const FLAGS = ["--pytorch"];
 
 if (import.meta.main) {
   const all = ["classifier", "gan", "cnn", "faces"];
   const wanted = Deno.args.filter((a) => !a.startsWith("-"));
   const pick = wanted.length ? wanted : all;
-  const unknown = pick.filter((p) => !all.includes(p));
+  const unknown = [
+    ...pick.filter((p) => !all.includes(p)),
+    ...Deno.args.filter((a) => a.startsWith("-") && !FLAGS.includes(a)),
+  ];
   if (unknown.length) {
-    console.error(`Unknown benchmark ${unknown.join(", ")}: choose from ${all.join(", ")}`);
+    console.error(
+      `Unknown benchmark or option ${unknown.join(", ")}: choose from ${all.join(", ")}, ` +
+        FLAGS.join(", "),
+    );
     Deno.exit(2);
   }
+  const withTorch = Deno.args.includes("--pytorch");
   const info = await initBackend();
-  const rows: string[] = [];
-  const row = (name: string, ours: string, torch: string) => {
-    rows.push(`| ${name} | ${ours} | ${torch} |`);
-    console.log(`${name.padEnd(44)} ${ours.padStart(12)}   (PyTorch 1.13 CPU: ${torch})`);
-  };
   console.log(`backend: ${info.backend} (${info.device})`);
+
+  // PyTorch's figures for one group of benchmarks: run now, right after ours, or stored.
+  let torchError: string | undefined;
+  let torchVersion: { torch: string; threads: number; data: Set<string> } | undefined;
+  const torchFigures = async (group: string) => {
+    const figures = new Map<TorchBench, TorchFigure & { measured: boolean }>();
+    if (withTorch && torchError === undefined) {
+      console.log(`PyTorch: running bench/pytorch/bench.py ${group} ...`);
+      const run = await runPytorch([group]);
+      if ("error" in run) {
+        torchError = run.error;
+        console.log(`PyTorch: not run: ${run.error}; showing stored figures instead`);
+      } else {
+        for (const r of run.results as TorchResult[]) {
+          figures.set(r.bench, { ms: r.ms, epochS: r.epoch_s, measured: true });
+          torchVersion ??= { torch: r.torch, threads: r.threads, data: new Set() };
+          torchVersion.data.add(r.data);
+        }
+      }
+    }
+    return (key: TorchBench) =>
+      figures.get(key) ?? (TORCH_REFERENCE[key] ? { ...TORCH_REFERENCE[key], measured: false } : {
+        measured: false,
+      });
+  };
+
+  const rows: Row[] = [];
+  const show = (unit: "ms" | "s", v: number) => (unit === "ms" ? fmt(v) : fmtS(v));
+  const ratio = (r: Row) => (r.torch ? `${(r.ours / r.torch).toFixed(2)}x` : "-");
+  const torchCell = (r: Row, mark: boolean) =>
+    r.torch !== undefined
+      ? `${show(r.unit, r.torch)}${mark && !r.measured ? " (stored)" : ""}`
+      : r.torchNote ?? "-";
+  const add = (
+    name: string,
+    ours: number,
+    unit: "ms" | "s",
+    figure: TorchFigure & { measured: boolean },
+    note?: string,
+  ) => {
+    const torch = unit === "ms" ? figure.ms : figure.epochS;
+    const r: Row = { name, ours, unit, torch, torchNote: note, measured: figure.measured };
+    rows.push(r);
+    console.log(
+      `${name.padEnd(44)} ${show(unit, ours).padStart(10)}   PyTorch ${torchCell(r, false)} (${
+        r.measured ? "this run" : "stored"
+      })   ours / PyTorch ${ratio(r)}`,
+    );
+  };
+
   if (pick.includes("classifier")) {
-    for (const r of await benchClassifier()) row(r.name, fmt(r.medianMs), fmt(r.referenceMs!));
+    const results = await benchClassifier();
+    const torch = await torchFigures("classifier");
+    for (
+      const [r, key] of results.map((r, i) =>
+        [r, (["classifier_sgd", "classifier_adam"] as const)[i]] as const
+      )
+    ) {
+      add(r.name, r.medianMs, "ms", torch(key));
+    }
   }
   if (pick.includes("gan")) {
-    const { benchGan, TORCH_EPOCH_S, TORCH_ITERATION_MS } = await import("./gan.ts");
+    const { benchGan } = await import("./gan.ts");
     const g = await benchGan({ batchSizes: [32, 64, 128] });
-    row("MNIST GAN iteration, per sample (08)", fmt(g.iterationMs), fmt(TORCH_ITERATION_MS));
+    const torch = await torchFigures("gan");
+    add("MNIST GAN iteration, per sample (08)", g.iterationMs, "ms", torch("gan_iteration"));
     for (const [b, sec] of Object.entries(g.epochSeconds)) {
-      row(`MNIST GAN epoch, batch ${b}`, `${sec.toFixed(1)} s`, `${TORCH_EPOCH_S} s (per sample)`);
+      add(
+        `MNIST GAN epoch, batch ${b}`,
+        sec,
+        "s",
+        torch(`gan_epoch_batch_${b}` as TorchBench),
+        `none stored (per-sample epoch: ${TORCH_EPOCH_S} s)`,
+      );
     }
   }
   if (pick.includes("cnn")) {
     const { benchCnn } = await import("./cnn.ts");
     const c = await benchCnn({ rounds: 10 });
-    row("CNN classifier step (13)", fmt(c.medianMs), fmt(c.referenceMs));
-    row(
-      "CNN classifier epoch (13), estimated",
-      `${c.epochSeconds.toFixed(1)} s`,
-      `${c.referenceEpochSeconds} s`,
-    );
+    const torch = await torchFigures("cnn");
+    add("CNN classifier step (13)", c.medianMs, "ms", torch("cnn_step"));
+    add("CNN classifier epoch (13), estimated", c.epochSeconds, "s", torch("cnn_step"));
   }
   if (pick.includes("faces")) {
     const { benchConvFaceGan, benchFcFaceGan } = await import("./faces.ts");
     const fc = await benchFcFaceGan({ iters: 3 });
-    row("face GAN iteration, fully connected (12)", fmt(fc.medianMs), fmt(fc.referenceMs));
     const conv = await benchConvFaceGan({ iters: 2 });
-    row("face GAN iteration, convolutional (14)", fmt(conv.medianMs), fmt(conv.referenceMs));
+    const torch = await torchFigures("faces");
+    add("face GAN iteration, fully connected (12)", fc.medianMs, "ms", torch("face_fc_iteration"));
+    add(
+      "face GAN iteration, convolutional (14)",
+      conv.medianMs,
+      "ms",
+      torch("face_conv_iteration"),
+    );
   }
-  const table = [
+
+  const measured = rows.filter((r) => r.measured).length;
+  const torchHead = measured === 0
+    ? TORCH_REFERENCE_SOURCE
+    : measured === rows.length
+    ? `PyTorch ${torchVersion!.torch}, CPU, ${torchVersion!.threads} thread, this run`
+    : `PyTorch ${torchVersion!.torch}, CPU, ${torchVersion!.threads} thread, this run; (stored): ` +
+      TORCH_REFERENCE_SOURCE;
+  const notes = [
+    ...(torchError ? [`PyTorch did not run (${torchError}): stored figures shown.`] : []),
+    ...(torchVersion && [...torchVersion.data].some((d) => d !== "mnist") &&
+        pick.some((p) => p !== "faces")
+      ? ["PyTorch timed random pixels where data/mnist_train.csv was missing (`deno task data`)."]
+      : []),
+  ];
+  const tables = [
     `Median time, batch size 1 unless stated; backend ${info.backend} (${info.device}).`,
     "",
-    "| workload | this project | PyTorch 1.13 CPU, same machine |",
-    "|---|---:|---:|",
-    ...rows,
+    `| workload | this project | ${torchHead} | ours / PyTorch |`,
+    "|---|---:|---:|---:|",
+    ...rows.map((r) =>
+      `| ${r.name} | ${show(r.unit, r.ours)} | ${torchCell(r, measured > 0)} | ${ratio(r)} |`
+    ),
     "",
-  ].join("\n");
+    ...notes.flatMap((n) => [n, ""]),
+  ];
+
   try {
     await Deno.mkdir("out", { recursive: true });
-    await Deno.writeTextFile("out/bench.md.tmp", table);
+    await Deno.writeTextFile("out/bench.md.tmp", tables.join("\n"));
     await Deno.rename("out/bench.md.tmp", "out/bench.md");
     console.log("wrote out/bench.md");
   } catch (e) {

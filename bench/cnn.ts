@@ -3,16 +3,18 @@
  * per training step at batch size 1 on real MNIST images, and the epoch time
  * that implies (x 60,000). `deno run --allow-read --allow-env bench/cnn.ts`,
  * or call {@link benchCnn} from `bench/bench.ts`.
- * Reference: PyTorch 1.13 CPU on the project's 2-core machine, 37 s per epoch.
+ * Stored PyTorch reference (bench/pytorch.ts: PyTorch 1.13, CPU, 1 thread, project VM, 2026-11,
+ * not this run): 37 s per epoch; `deno task bench cnn --pytorch` times both in one run.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { CnnClassifier, initBackend, manualSeed, MNIST_TRAIN_CSV, MnistDataset } from "../mod.ts";
+import { PYTORCH_CNN_EPOCH_SECONDS, TORCH_REFERENCE_SOURCE } from "./pytorch.ts";
+
+export { PYTORCH_CNN_EPOCH_SECONDS };
 
 /** Training images in one epoch. */
 export const EPOCH_STEPS = 60_000;
-/** PyTorch 1.13 (CPU, same machine) seconds per epoch of the book's CNN, batch size 1. */
-export const PYTORCH_CNN_EPOCH_SECONDS = 37;
 
 /** Result of {@link benchCnn}; the first six fields match bench.ts's `BenchResult`. */
 export interface CnnBenchResult {
@@ -26,7 +28,7 @@ export interface CnnBenchResult {
   stepMedianMs: number;
   /** medianMs x 60,000 / 1000: the estimated seconds per epoch. */
   epochSeconds: number;
-  /** PyTorch 1.13's seconds per epoch on the same machine. */
+  /** The stored PyTorch reference's seconds per epoch (bench/pytorch.ts says where and when). */
   referenceEpochSeconds: number;
 }
 
@@ -102,6 +104,8 @@ if (import.meta.main) {
     }; single steps ${r.stepMedianMs.toFixed(3)}) -> ${
       r.epochSeconds.toFixed(0)
     } s per epoch of ${EPOCH_STEPS} ` +
-      `(PyTorch 1.13: ${r.referenceEpochSeconds} s, ${r.referenceMs.toFixed(3)} ms per step)`,
+      `(${TORCH_REFERENCE_SOURCE}: ${r.referenceEpochSeconds} s, ${
+        r.referenceMs.toFixed(3)
+      } ms per step)`,
   );
 }

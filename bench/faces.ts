@@ -4,8 +4,9 @@
  *
  *   deno run --allow-read --allow-env bench/faces.ts [--iters 3] [--only fc|conv]
  *
- * Reference, PyTorch 1.13 CPU on the project machine (1 thread): notebook 12's fully
- * connected GAN 0.49 s, notebook 14's convolutional GAN 5.06 s per iteration.
+ * Stored PyTorch reference (bench/pytorch.ts: PyTorch 1.13, CPU, 1 thread, project VM, 2026-11,
+ * not this run): notebook 12's fully connected GAN 0.49 s, notebook 14's convolutional GAN 5.06 s
+ * per iteration; `deno task bench faces --pytorch` times both in one run.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -24,11 +25,9 @@ import {
   trainFaceGan,
 } from "../lib/book/face_gan.ts";
 import { type Discriminator, type Generator, manualSeed } from "../lib/engine/mod.ts";
+import { TORCH_CONV_MS, TORCH_FC_MS, TORCH_REFERENCE_SOURCE } from "./pytorch.ts";
 
-/** PyTorch 1.13, CPU, 1 thread, same machine: ms per iteration of notebook 12's GAN. */
-export const TORCH_FC_MS = 490;
-/** PyTorch 1.13, CPU, 1 thread, same machine: ms per iteration of notebook 14's GAN. */
-export const TORCH_CONV_MS = 5060;
+export { TORCH_CONV_MS, TORCH_FC_MS, TORCH_REFERENCE_SOURCE };
 
 /** Median and spread of a face GAN's iteration time. */
 export interface FaceBenchResult {
@@ -151,7 +150,7 @@ if (import.meta.main) {
   const iters = Number(values.iters);
   const info = await initBackend();
   console.log(`${info.device}\n`);
-  console.log("| benchmark | median (min-max) | PyTorch CPU | ratio |");
+  console.log(`| benchmark | median (min-max) | ${TORCH_REFERENCE_SOURCE} | ratio |`);
   console.log("|---|---|---|---|");
   if (values.only !== "conv") console.log(formatFaceResult(await benchFcFaceGan({ iters })));
   if (values.only !== "fc") console.log(formatFaceResult(await benchConvFaceGan({ iters })));

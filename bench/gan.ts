@@ -2,7 +2,8 @@
  * MNIST GAN speed: median ms per per-sample iteration (D real + D fake + G
  * step, the book's loop) on real MNIST images, and seconds per batched epoch
  * (extrapolated from a slice of it). Run `deno run --allow-read --allow-env bench/gan.ts`.
- * Reference (PORTING.md, PyTorch 1.13 CPU, same machine): 2.05 ms per iteration, 123 s per epoch.
+ * Stored PyTorch reference (bench/pytorch.ts: PyTorch 1.13, CPU, 1 thread, project VM, 2026-11, not
+ * this run): 2.05 ms per iteration, 123 s per epoch; `deno task bench gan --pytorch` times both now.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -15,11 +16,9 @@ import {
   MnistGenerator,
   trainEpoch,
 } from "../mod.ts";
+import { TORCH_EPOCH_S, TORCH_ITERATION_MS, TORCH_REFERENCE_SOURCE } from "./pytorch.ts";
 
-/** PyTorch 1.13 on this machine: ms per per-sample GAN iteration. */
-export const TORCH_ITERATION_MS = 2.05;
-/** PyTorch 1.13 on this machine: seconds per per-sample epoch of 60,000 images. */
-export const TORCH_EPOCH_S = 123;
+export { TORCH_EPOCH_S, TORCH_ITERATION_MS };
 
 /** What {@link benchGan} measured. */
 export interface GanBench {
@@ -71,7 +70,7 @@ export async function benchGan(
 
 if (import.meta.main) {
   const info = await initBackend();
-  console.log(`backend: ${info.device}`);
+  console.log(`backend: ${info.device}\nPyTorch figures: ${TORCH_REFERENCE_SOURCE}`);
   const r = await benchGan();
   console.log(
     `MNIST GAN iteration (per-sample)  median ${r.iterationMs.toFixed(3)} ms  p10 ${

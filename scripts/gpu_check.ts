@@ -32,6 +32,7 @@ import {
   type FaceBenchResult,
   TORCH_CONV_MS,
   TORCH_FC_MS,
+  TORCH_REFERENCE_SOURCE,
 } from "../bench/faces.ts";
 
 const USAGE = `Usage: deno run -A scripts/gpu_check.ts [--iters N] [--backends LIST] ` +
@@ -149,7 +150,7 @@ if (import.meta.main) {
   console.log("|---|---|---|---|---|");
   for (const r of rows) console.log(r);
   console.log(
-    `| PyTorch 1.13 (reference) | CPU, 1 thread, project machine | ${TORCH_FC_MS} | ${TORCH_CONV_MS} | |`,
+    `| PyTorch (stored reference) | ${TORCH_REFERENCE_SOURCE} | ${TORCH_FC_MS} | ${TORCH_CONV_MS} | |`,
   );
   if (skipped.length) console.log(`\nBackends that did not start:\n${skipped.join("\n")}`);
 
