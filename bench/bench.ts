@@ -2,13 +2,15 @@
  * Speed benchmarks: median milliseconds per training step at batch size 1 on
  * real MNIST images, the book's per-sample workloads, beside PyTorch's.
  *
- *   deno task bench [classifier] [gan] [cnn] [faces] [--pytorch]
+ *   deno task bench [classifier] [gan] [cnn] [faces] [--pytorch] [--no-webgpu]
  *
  * `--pytorch` runs bench/pytorch/bench.py (PyTorch on /usr/bin/python3, CPU, 1 thread) on
  * the same workloads in the same run, each right after ours, and prints both times and their
  * ratio (ours / PyTorch). Without it, or when PyTorch cannot run (the line says why), the
  * PyTorch column shows the stored reference figures of bench/pytorch.ts, measured on another
- * day, and says so.
+ * day, and says so. For gan and faces it then times the same GAN iterations on webgpu when a
+ * WebGPU adapter exists (dispatches and queue submissions per iteration, beside the wasm
+ * backend's kernel count; bench/webgpu.ts); `--no-webgpu` leaves that out.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -150,7 +152,7 @@ interface Row {
   measured: boolean;
 }
 
-const FLAGS = ["--pytorch"];
+const FLAGS = ["--pytorch", "--no-webgpu"];
 
 if (import.meta.main) {
   const all = ["classifier", "gan", "cnn", "faces"];
@@ -214,9 +216,9 @@ if (import.meta.main) {
     const r: Row = { name, ours, unit, torch, torchNote: note, measured: figure.measured };
     rows.push(r);
     console.log(
-      `${name.padEnd(44)} ${show(unit, ours).padStart(10)}   PyTorch ${torchCell(r, false)} (${
-        r.measured ? "this run" : "stored"
-      })   ours / PyTorch ${ratio(r)}`,
+      `${name.padEnd(44)} ${show(unit, ours).padStart(10)}   PyTorch ${torchCell(r, false)}${
+        torch === undefined ? "" : r.measured ? " (this run)" : " (stored)"
+      }   ours / PyTorch ${ratio(r)}`,
     );
   };
 
@@ -292,6 +294,25 @@ if (import.meta.main) {
     "",
     ...notes.flatMap((n) => [n, ""]),
   ];
+
+  // The same GAN iterations on webgpu (time, dispatches, submissions) beside wasm's kernels.
+  const gpuWorkloads = [
+    ...(pick.includes("gan") ? ["mnist" as const] : []),
+    ...(pick.includes("faces") ? ["fc" as const, "conv" as const] : []),
+  ];
+  if (gpuWorkloads.length && !Deno.args.includes("--no-webgpu")) {
+    const { benchGpuWork, gpuTable, webgpuAdapter } = await import("./webgpu.ts");
+    const adapter = await webgpuAdapter();
+    if (!adapter) {
+      console.log(
+        "webgpu: no adapter (bash scripts/setup.sh --webgpu installs Mesa's software one)",
+      );
+    }
+    const gpuRows = await benchGpuWork(gpuWorkloads, adapter, (line) => console.log(line));
+    const table = gpuTable(gpuRows, adapter?.name ?? null);
+    console.log(`\n${table}`);
+    tables.push(table);
+  }
 
   try {
     await Deno.mkdir("out", { recursive: true });

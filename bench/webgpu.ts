@@ -1,0 +1,238 @@
+/**
+ * The GAN iteration on webgpu beside wasm: time per iteration on webgpu, the GPU work it records
+ * (compute dispatches and queue submissions, counted by `countGpuWork`), and the kernels the
+ * same iteration runs on wasm (`tf.profile(...).kernels.length`), for notebook 08's MNIST GAN
+ * (per sample) and the face GANs of notebooks 12 (fully connected) and 14 (convolutional).
+ *
+ *   deno run --allow-read --allow-env --allow-sys=cpus bench/webgpu.ts [mnist] [fc] [conv]
+ *
+ * On a software adapter (Mesa's llvmpipe: `bash scripts/setup.sh --webgpu`) notebook 14 runs
+ * with fewer feature maps (CONV_FEATURES_SOFTWARE): at the book's 256 one iteration takes
+ * minutes there. The row says so. Called from `deno task bench`.
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backends/backend.ts";
+import { countGpuWork } from "../lib/backends/gpu_work.ts";
+import { MnistDiscriminator, MnistGenerator } from "../lib/book/mnist_gan.ts";
+import {
+  CELEBA_IMAGE,
+  CONV_FEATURES,
+  ConvFaceDiscriminator,
+  ConvFaceGenerator,
+  CROP_SIZE,
+  FcFaceDiscriminator,
+  FcFaceGenerator,
+  trainFaceGan,
+} from "../lib/book/face_gan.ts";
+import { type Discriminator, type Generator, manualSeed } from "../lib/engine/mod.ts";
+
+/** The workloads: notebook 08's MNIST GAN, notebook 12's and notebook 14's face GANs. */
+export const GPU_WORKLOADS = ["mnist", "fc", "conv"] as const;
+/** One of {@link GPU_WORKLOADS}. */
+export type GpuWorkload = typeof GPU_WORKLOADS[number];
+
+/** Feature maps of notebook 14's GAN on a software adapter (the book's: CONV_FEATURES). */
+export const CONV_FEATURES_SOFTWARE = 32;
+
+/** What one workload measured; a string where it could not run, saying why. */
+export interface GpuRow {
+  workload: GpuWorkload;
+  name: string;
+  /** Kernels one iteration runs on wasm. */
+  wasmKernels: number | string;
+  /** Median ms per iteration on webgpu, and the GPU work one iteration records. */
+  webgpu: { ms: number; dispatches: number; submits: number; iterations: number } | string;
+}
+
+const NAMES: Record<GpuWorkload, string> = {
+  mnist: "MNIST GAN iteration, per sample (08)",
+  fc: "face GAN iteration, fully connected (12)",
+  conv: "face GAN iteration, convolutional (14)",
+};
+
+/** Iterations timed per round and rounds, per workload (the face GANs take seconds). */
+const TIMING: Record<GpuWorkload, { perRound: number; rounds: number }> = {
+  mnist: { perRound: 20, rounds: 5 },
+  fc: { perRound: 1, rounds: 2 },
+  conv: { perRound: 1, rounds: 2 },
+};
+
+interface Setup {
+  D: Discriminator;
+  G: Generator;
+  x: tf.Tensor;
+}
+
+function build(w: GpuWorkload, features?: number): Setup {
+  manualSeed(2020);
+  const [D, G, shape]: [Discriminator, Generator, number[]] = w === "mnist"
+    ? [new MnistDiscriminator(), new MnistGenerator(), [784]]
+    : w === "fc"
+    ? [new FcFaceDiscriminator(), new FcFaceGenerator(), [...CELEBA_IMAGE]]
+    : [
+      new ConvFaceDiscriminator({ features }),
+      new ConvFaceGenerator({ features }),
+      [1, CROP_SIZE, CROP_SIZE, 3],
+    ];
+  // No loss read-backs: they are synchronous, which webgpu does not allow.
+  for (const m of [D, G]) m.progressEvery = Number.MAX_SAFE_INTEGER;
+  D.printEvery = 0;
+  const x = tf.randomUniform(shape, 0, 1, "float32", 1);
+  return { D, G, x };
+}
+
+async function withSetup<T>(
+  w: GpuWorkload,
+  features: number | undefined,
+  fn: (s: Setup) => Promise<T>,
+): Promise<T> {
+  const s = build(w, features);
+  try {
+    return await fn(s);
+  } finally {
+    tf.dispose(s.x);
+    s.D.dispose();
+    s.G.dispose();
+  }
+}
+
+/** Waits for the GPU to finish the last update (asynchronous backends queue their work). */
+async function settle(s: Setup): Promise<void> {
+  await s.G.parameters()[0].value.data();
+}
+
+/** Kernels one GAN iteration runs on wasm (after a warm-up iteration). */
+export async function wasmKernelsPerIteration(w: GpuWorkload, features?: number): Promise<number> {
+  await initBackend({ order: ["wasm"], log: () => {} });
+  return await withSetup(w, features, async (s) => {
+    trainFaceGan(s.D, s.G, s.x);
+    await settle(s);
+    const profile = await tf.profile(() => trainFaceGan(s.D, s.G, s.x));
+    return profile.kernels.length;
+  });
+}
+
+/** Median ms per iteration on webgpu and the dispatches and submissions of one iteration. */
+export async function webgpuIteration(
+  w: GpuWorkload,
+  features?: number,
+): Promise<{ ms: number; dispatches: number; submits: number; iterations: number }> {
+  await initBackend({ order: ["webgpu"], log: () => {} });
+  const { perRound, rounds } = TIMING[w];
+  return await withSetup(w, features, async (s) => {
+    // Warm-up: gradients, optimiser state, shader compilation.
+    trainFaceGan(s.D, s.G, s.x);
+    await settle(s);
+    // Rounds of iterations, each ending with the one read that waits for them; the first
+    // round's dispatches and submissions are counted (counting costs next to nothing).
+    const round = async () => {
+      for (let i = 0; i < perRound; i++) trainFaceGan(s.D, s.G, s.x);
+      await settle(s);
+    };
+    const per: number[] = [];
+    let work = { dispatches: 0, submits: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const t0 = performance.now();
+      if (r === 0) work = await countGpuWork(round);
+      else await round();
+      per.push((performance.now() - t0) / perRound);
+    }
+    per.sort((a, b) => a - b);
+    return {
+      ms: per[Math.floor(per.length / 2)],
+      dispatches: work.dispatches / perRound,
+      submits: work.submits / perRound,
+      iterations: perRound * rounds,
+    };
+  });
+}
+
+/** Whether this machine has a WebGPU adapter, and whether it is a software one (llvmpipe). */
+export async function webgpuAdapter(
+  timeoutMs = 10_000,
+): Promise<{ software: boolean; name: string } | null> {
+  const gpu = (navigator as unknown as {
+    gpu?: { requestAdapter(): Promise<GPUAdapter | null> };
+  }).gpu;
+  if (!gpu) return null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const adapter = await Promise.race([
+    gpu.requestAdapter().catch(() => null),
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs))),
+  ]).finally(() => clearTimeout(timer));
+  if (!adapter) return null;
+  const i = adapter.info;
+  const name = [i.description, i.device !== "0" ? i.device : "", i.architecture]
+    .filter((s) => s).join(", ") ||
+    `vendor ${i.vendor}`;
+  return { software: /llvmpipe|lavapipe|swiftshader|software/i.test(name), name };
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+
+/**
+ * Measures `workloads` on wasm (kernel counts) and on webgpu when an adapter exists. Leaves
+ * the backend it found active when it returns. `adapter` is {@link webgpuAdapter}'s answer.
+ */
+export async function benchGpuWork(
+  workloads: readonly GpuWorkload[],
+  adapter: { software: boolean } | null,
+  log: (line: string) => void = (line) => console.error(line),
+): Promise<GpuRow[]> {
+  const backend = tf.getBackend();
+  const rows: GpuRow[] = [];
+  for (const w of workloads) {
+    const features = w === "conv" && adapter?.software ? CONV_FEATURES_SOFTWARE : undefined;
+    const name = NAMES[w] +
+      (features ? ` with ${features} feature maps, not ${CONV_FEATURES} (software adapter)` : "");
+    log(`webgpu bench: ${name} ...`);
+    const wasmKernels = await wasmKernelsPerIteration(w, features).catch((e) =>
+      `failed: ${message(e)}`
+    );
+    const webgpu = adapter
+      ? await webgpuIteration(w, features).catch((e) => `failed: ${message(e)}`)
+      : "no adapter";
+    rows.push({ workload: w, name, wasmKernels, webgpu });
+  }
+  if (backend && tf.getBackend() !== backend) await tf.setBackend(backend);
+  return rows;
+}
+
+/** The rows as a Markdown table. */
+export function gpuTable(rows: GpuRow[], adapterName: string | null): string {
+  const head = [
+    `WebGPU, batch size 1: ${adapterName ? `adapter ${adapterName}` : "webgpu: no adapter"}.`,
+    "Dispatches and queue submissions per iteration: counted over the first timed round",
+    `(${TIMING.mnist.perRound} iterations for MNIST, 1 for a face GAN), which ends with one read`,
+    "that waits for the GPU. wasm kernels: the same iteration's TF.js kernels on wasm.",
+    "",
+    "| workload | webgpu, per iteration | dispatches | submissions | wasm kernels |",
+    "|---|---:|---:|---:|---:|",
+  ];
+  const cells = rows.map((r) => {
+    const g = r.webgpu;
+    const gpu = typeof g === "string"
+      ? [g, "-", "-"]
+      : [fmtMs(g.ms), g.dispatches.toFixed(1), g.submits.toFixed(2)];
+    return `| ${r.name} | ${gpu.join(" | ")} | ${r.wasmKernels} |`;
+  });
+  return [...head, ...cells, ""].join("\n");
+}
+
+const fmtMs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(2)} ms`);
+
+if (import.meta.main) {
+  const wanted = Deno.args.filter((a) => !a.startsWith("-"));
+  const bad = wanted.filter((a) => !(GPU_WORKLOADS as readonly string[]).includes(a));
+  if (bad.length) {
+    console.error(`Unknown workload ${bad.join(", ")}: choose from ${GPU_WORKLOADS.join(", ")}`);
+    Deno.exit(2);
+  }
+  const adapter = await webgpuAdapter();
+  const rows = await benchGpuWork(
+    wanted.length ? wanted as GpuWorkload[] : GPU_WORKLOADS,
+    adapter,
+  );
+  console.log(gpuTable(rows, adapter?.name ?? null));
+}
