@@ -1,7 +1,7 @@
 /**
  * A server-side DOM for Observable Plot, which builds charts with `document`, plus the
  * few SVG helpers the plotting layer needs. linkedom is used because jsdom takes
- * seconds to import (see PORTING.md).
+ * seconds to import (see docs/porting.md).
  * @module
  */
 import { parseHTML } from "linkedom";
