@@ -60,6 +60,8 @@ interface KernelSpec {
   uniforms: Uniform[];
   /** Workgroups to launch (spread over two dimensions when over 65,535). */
   groups: number;
+  /** Uniforms that change every step (Adam's bias corrections): not worth caching. */
+  volatile?: boolean;
   /**
    * How to split the work when a tensor is bigger than the adapter lets one binding be
    * (Mesa's software adapter: 128 MiB; notebook 12's generator weight is 133 MiB): into
@@ -121,6 +123,52 @@ fn flatGroup(w: vec3<u32>) -> u32 { return w.x + w.y * ${MAX_GROUPS}u; }`);
   return lines.join("\n");
 }
 
+/**
+ * What a device's dispatches reuse from one iteration to the next. A batch-1 step is all
+ * overhead on a GPU, and TF.js writes a uniform buffer for every dispatch; the same shapes
+ * (hence the same uniforms) recur every iteration, so each distinct set is written once.
+ */
+interface DeviceCache {
+  /** Uniform buffers by content, written once and never changed. */
+  uniforms: Map<string, GPUBufferBinding>;
+}
+
+/** Uniform sets cached per device; past it, new ones are written per dispatch as TF.js does. */
+const CACHE_LIMIT = 4096;
+const caches = new WeakMap<GPUDevice, DeviceCache>();
+
+function cacheFor(device: GPUDevice): DeviceCache {
+  let c = caches.get(device);
+  if (!c) {
+    c = { uniforms: new Map() };
+    caches.set(device, c);
+  }
+  return c;
+}
+
+/** A uniform buffer holding `uniforms`, shared by every dispatch with the same values. */
+function cachedUniforms(
+  device: GPUDevice,
+  cache: DeviceCache,
+  uniforms: Uniform[],
+): GPUBufferBinding | null {
+  const key = uniforms.map(([t, , v]) => `${t}${v}`).join(",");
+  const hit = cache.uniforms.get(key);
+  if (hit) return hit;
+  if (cache.uniforms.size >= CACHE_LIMIT) return null;
+  const words = new ArrayBuffer(16 * Math.ceil(uniforms.length / 4));
+  const u32 = new Uint32Array(words), f32 = new Float32Array(words);
+  uniforms.forEach(([t, , v], i) => (t === "u32" ? (u32[i] = v) : (f32[i] = v)));
+  const buffer = device.createBuffer({
+    size: words.byteLength,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(buffer, 0, words);
+  const binding = { buffer, offset: 0, size: words.byteLength };
+  cache.uniforms.set(key, binding);
+  return binding;
+}
+
 /** The uniforms as TF.js's makeUniforms() wants them, padded like the WGSL struct. */
 function uniformData(uniforms: Uniform[]): { type: string; data: number[] }[] {
   const data = uniforms.map(([t, , v]) => ({
@@ -174,7 +222,14 @@ function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
   const pipeline = pipelineFor(b.device, spec.key, () => `${header(spec)}\n${spec.body}`);
   const buffer = (t: tf.TensorInfo) => b.tensorMap.get(t.dataId).resource as GPUBuffer;
   const record = (entries: GPUBindGroupEntry[], uniforms: Uniform[], groups: number) => {
-    entries.push({ binding: all.length, resource: b.makeUniforms(uniformData(uniforms)) });
+    const cache = cacheFor(b.device);
+    entries.push({
+      binding: all.length,
+      resource: (!spec.volatile && cachedUniforms(b.device, cache, uniforms)) ||
+        b.makeUniforms(uniformData(uniforms)),
+    });
+    // Bind groups are not cached: TF.js's pool hands buffers back in a different order every
+    // iteration, so a cache keyed by buffers missed 60 of 69 times (measured, notebook 08).
     const bindGroup = b.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries,
@@ -384,6 +439,7 @@ const KERNELS: Record<string, Kernel> = {
   MyoganAdam: (b, { p, g, m, v }, attrs) =>
     dispatch(b, {
       key: "adam",
+      volatile: true,
       names: ["pOut", "m", "v", "p", "g"],
       outputs: [p.shape],
       inplace: [m, v],

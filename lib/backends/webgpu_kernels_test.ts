@@ -317,3 +317,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "webgpu kernels: a repeated kernel reuses its uniform buffer instead of writing one again",
+  ...opts,
+  async fn() {
+    await initBackend({ order: ["webgpu"], log: () => {} });
+    const y = t1(300, 1, 0, 1), dy = t1(300, 2);
+    const first = sigmoidGrad(y, dy);
+    const queue = GPUQueue.prototype, { writeBuffer } = queue;
+    let writes = 0;
+    queue.writeBuffer = function (...a) {
+      writes++;
+      return writeBuffer.apply(this, a);
+    };
+    let second: tf.Tensor;
+    try {
+      second = sigmoidGrad(y, dy);
+    } finally {
+      queue.writeBuffer = writeBuffer;
+    }
+    assert.equal(writes, 0, "the second call writes no uniforms");
+    assert.deepEqual(await second.data(), await first.data());
+    tf.dispose([first, second, y, dy]);
+  },
+});
