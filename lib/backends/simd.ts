@@ -90,6 +90,9 @@ export const SIMD_KERNELS = {
   matMulTN: "MyoganMatMulTN",
   batchNormGrad: "MyoganBatchNormGrad",
   columnSum: "MyoganColumnSum",
+  /** GELU and its gradient: fused on webgpu only (on wasm TF.js's ops are fast enough). */
+  gelu: "MyoganGelu",
+  geluGrad: "MyoganGeluGrad",
 } as const;
 
 /** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
@@ -680,4 +683,20 @@ export function linearBatchGradWeight(d: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor
     return tf.engine().runKernel(SIMD_KERNELS.matMulTN, { d, x }) as tf.Tensor2D;
   }
   return tf.matMul(d, x, true, false);
+}
+
+/** GELU (exact, erf form) of x, and a function giving its input gradient from `dy`. */
+export function gelu(x: tf.Tensor): [tf.Tensor, (dy: tf.Tensor) => tf.Tensor] {
+  if (fused(SIMD_KERNELS.gelu)) {
+    return [
+      tf.engine().runKernel(SIMD_KERNELS.gelu, { x }) as tf.Tensor,
+      (dy) => tf.engine().runKernel(SIMD_KERNELS.geluGrad, { x, dy }) as tf.Tensor,
+    ];
+  }
+  const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+  const y = tf.mul(x, cdf);
+  return [y, (dy) => {
+    const pdf = tf.mul(1 / Math.sqrt(2 * Math.PI), tf.exp(tf.mul(-0.5, tf.square(x))));
+    return tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)));
+  }];
 }

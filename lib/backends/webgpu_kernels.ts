@@ -288,6 +288,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>,
         @builtin(num_workgroups) ng: vec3<u32>) {
   let stride = ng.x * ng.y * ${WG}u;
   for (var i = gid.x + gid.y * ng.x * ${WG}u; i < u.n; i = i + stride) {`;
+/** erf by Abramowitz and Stegun 7.1.26 (error < 1.5e-7), the formula TF.js's cpu backend uses. */
+const ERF = `fn erf(z: f32) -> f32 {
+  let v = abs(z);
+  let t = 1.0 / (1.0 + 0.3275911 * v);
+  let poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t +
+    0.254829592) * t;
+  return sign(z) * (1.0 - poly * exp(-v * v));
+}`;
+
 /** A workgroup per item `g` of `u.groups`, thread `li` within it. */
 const PER_GROUP = `@compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>,
@@ -694,6 +703,38 @@ ${PER_GROUP}
 }`,
     });
   },
+  MyoganGelu: (b, { x }) =>
+    dispatch(b, {
+      key: "gelu",
+      names: ["y", "x"],
+      outputs: [x.shape],
+      inputs: [x],
+      uniforms: [["u32", "n", size(x)]],
+      groups: gridGroups(size(x)),
+      body: `${ERF}
+${GRID}
+    let v = x[i];
+    y[i] = v * 0.5 * (1.0 + erf(v * ${Math.SQRT1_2}));
+  }
+}`,
+    })[0],
+  MyoganGeluGrad: (b, { x, dy }) =>
+    dispatch(b, {
+      key: "gelugrad",
+      names: ["dx", "x", "dy"],
+      outputs: [x.shape],
+      inputs: [x, dy],
+      uniforms: [["u32", "n", size(x)]],
+      groups: gridGroups(size(x)),
+      body: `${ERF}
+${GRID}
+    let v = x[i];
+    let cdf = 0.5 * (1.0 + erf(v * ${Math.SQRT1_2}));
+    let pdf = ${1 / Math.sqrt(2 * Math.PI)} * exp(-0.5 * v * v);
+    dx[i] = dy[i] * (cdf + v * pdf);
+  }
+}`,
+    })[0],
   MyoganColumnSum: (b, { d }) => {
     const [rows, cols] = d.shape;
     return dispatch(b, {

@@ -14,6 +14,7 @@ import {
   batchNormTrain,
   bceWithGrad,
   columnSum,
+  gelu,
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
@@ -90,7 +91,7 @@ Deno.test({
   ...opts,
   fn() {
     registerWebGpuKernels();
-    assert.equal(WEBGPU_KERNEL_NAMES.length, 14);
+    assert.equal(WEBGPU_KERNEL_NAMES.length, 16);
     for (const name of WEBGPU_KERNEL_NAMES) assert.ok(tf.getKernel(name, "webgpu"), name);
   },
 });
@@ -149,6 +150,18 @@ Deno.test({
     await agree(() => sigmoidGrad(t1(784, 1, 0, 1), t1(784, 2)));
     await agree(() => leakyReluGrad(t1(200, 1), t1(200, 2), 0.02));
     await agree(() => leakyReluGrad(tf.tensor1d([0, -1, 1]), tf.tensor1d([1, 1, 1]), 0.2));
+  },
+});
+
+Deno.test({
+  name: "webgpu kernels: GELU and its gradient agree with cpu (notebook 15's activation)",
+  ...opts,
+  async fn() {
+    await agree(() => {
+      const x = tf.tensor(rnd(61 * 61 * 16, 1, -6, 6), [1, 61, 61, 16]);
+      const [y, grad] = gelu(x);
+      return [y, grad(tf.tensor(rnd(61 * 61 * 16, 2), [1, 61, 61, 16]))];
+    }, 1e-6);
   },
 });
 

@@ -14,6 +14,7 @@ import {
   batchNormGrad,
   batchNormTrain,
   columnSum,
+  gelu,
   layerNorm,
   layerNormGrad,
   leakyReluGrad,
@@ -370,15 +371,8 @@ export class LeakyReLU extends Module {
 export class GELU extends Module {
   /** Elementwise x * Phi(x). */
   forward(x: tf.Tensor): tf.Tensor {
-    const cdf = tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-    const y = tf.mul(x, cdf);
-    return record(y, [x], (dy) => {
-      const pdf = tf.mul(
-        1 / Math.sqrt(2 * Math.PI),
-        tf.exp(tf.mul(-0.5, tf.square(x))),
-      );
-      return [tf.mul(dy, tf.add(cdf, tf.mul(x, pdf)))];
-    });
+    const [y, grad] = gelu(x);
+    return record(y, [x], (dy) => [grad(dy)]);
   }
 }
 
