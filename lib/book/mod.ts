@@ -133,3 +133,5 @@ export {
   realTestImages,
 } from "./quality.ts";
 export type { Coverage, GanQuality, JudgeOptions } from "./quality.ts";
+export { NonFiniteWeightsError, ResumableRun } from "./resumable.ts";
+export type { ResumableRunOptions, RunOption } from "./resumable.ts";
