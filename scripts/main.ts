@@ -4,19 +4,21 @@
  * strip of all of them, loss charts, a checkpoint per epoch (and on Ctrl-C)
  * that resumes exactly, and a summary with quality numbers (digits covered,
  * classifier score, Frechet distance) in `<out>/summary.json`.
+ *
+ * It reads top to bottom like a training script: the options, then `runMain` (set-up, the
+ * epoch loop, the report), then the small steps it calls and the pictures. Resuming, saving
+ * (every epoch and on Ctrl-C, weights checked finite first) and the training time summed over
+ * sittings are lib/book/resumable.ts's `ResumableRun`, shared with `deno task face-epoch`.
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import {
-  allFinite,
-  CheckpointError,
   epochOrder,
+  type EpochResult,
   Figure,
-  getRngState,
   initBackend,
   judgeGenerator,
-  loadCheckpoint,
   manualSeed,
   MNIST_GAN_LR,
   MNIST_PIXELS,
@@ -31,18 +33,20 @@ import {
   parseBackendOrder,
   progressBar,
   QUICK,
-  type RngState,
-  saveCheckpoint,
   scheduledLr,
   SEED_SIZE,
-  setRngState,
   stepsPerEpoch,
   tensorData,
   trainEpoch,
 } from "../mod.ts";
+import { NonFiniteWeightsError, ResumableRun } from "../lib/book/mod.ts";
+import { exists, writeAtomic } from "../lib/data/mod.ts";
 import { decodePng, encodePng, toRgb, upscale } from "../lib/display/mod.ts";
-import { syncReads } from "../lib/engine/mod.ts";
+import { getRngState, setRngState, syncReads } from "../lib/engine/mod.ts";
 import { positiveNumber } from "./_cli.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Options
 
 /** Images per epoch in quick mode (`GAN_QUICK=1`). */
 export const QUICK_IMAGES = 300;
@@ -178,26 +182,329 @@ export function parseMainArgs(args: string[]): MainConfig | null {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The run: set-up, the epoch loop, the report
+
+/** Trains (or resumes) the MNIST GAN as configured; see the module doc. */
+export async function runMain(config: MainConfig): Promise<MainResult> {
+  const log = config.log ?? ((line: string) => console.log(line));
+  const out = config.out;
+
+  // Set-up: backend, data, networks, and the checkpoint to resume from.
+  const backend = await initBackend(
+    config.backend ? { order: parseBackendOrder(config.backend) } : {},
+  );
+  log(`Backend: ${backend.device}`);
+  await Deno.mkdir(`${out}/samples`, { recursive: true });
+  const { dataset, images } = await trainingData(config);
+  const steps = stepsPerEpoch(images, config.batchSize);
+  manualSeed(config.seed);
+  using nets = makeNetworks(config);
+  const { D, G } = nets;
+  using run = await ResumableRun.open({
+    path: `${out}/checkpoint.ckpt`,
+    modules: { D, G },
+    options: {
+      seed: config.seed,
+      batchSize: config.batchSize,
+      lr: config.lr,
+      lrEnd: config.lrEnd ?? null,
+      beta1: config.beta1 ?? 0.9,
+      images,
+    },
+    flags: OPTION_FLAGS,
+    // Checkpoints from before --beta1 and --lr-end existed used PyTorch's 0.9 and no schedule.
+    legacy: { beta1: 0.9, lrEnd: null },
+    fresh: config.fresh,
+    stopAfterSteps: config.stopAfterSteps,
+    log,
+  });
+  if (run.resumed) {
+    log(
+      `Resuming from ${run.path}: epoch ${run.resumed.epoch}, step ${run.resumed.step} of ${steps}`,
+    );
+  }
+  // epochStart: the training seconds (summed over sittings) when the current epoch began.
+  let { epoch, step, epochSeconds, epochStart } = resumePoint(run, steps);
+  const seeds = gridSeeds(config.seed);
+  const t: Training = { config, D, G, dataset, images, steps, run };
+  const checkpointMeta = () => ({
+    epoch,
+    step,
+    stepsPerEpoch: steps,
+    dataOrderSeed: config.seed,
+    backend: backend.backend,
+    device: backend.device,
+    epochSeconds,
+    epochStartSeconds: epochStart,
+  });
+
+  // The epoch loop: train, draw, save.
+  try {
+    for (; epoch <= config.epochs; epoch++, step = 0) {
+      const result = await run.timed(() => trainOneEpoch(t, epoch, step));
+      step = result.step;
+      if (result.stopped) {
+        await run.save(checkpointMeta(), `epoch ${epoch}, step ${step}`);
+        log(`Saved ${run.path} at epoch ${epoch}, step ${step} of ${steps}: run again to resume`);
+        return { status: "interrupted", epoch, step };
+      }
+      const seconds = run.seconds - epochStart;
+      epochSeconds.push(seconds);
+      epochStart = run.seconds;
+      await saveEpochFigures(out, epoch, D, G, seeds);
+      await run.save(checkpointMeta(), `the end of epoch ${epoch}`);
+      log(
+        `Epoch ${epoch}: ${seconds.toFixed(1)} s, D loss ${D.progress.at(-1)?.toFixed(4)}, G loss ${
+          G.progress.at(-1)?.toFixed(4)
+        }`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      log(`Training stopped: ${e.message}. The last good checkpoint ${run.path} is kept.`);
+      return { status: "nonfinite", epoch, step: e.step };
+    }
+    if (e instanceof NonFiniteWeightsError) {
+      log(e.message);
+      return { status: "nonfinite", epoch, step };
+    }
+    throw e;
+  }
+
+  // The report: the strip of grids, the summary, the quality numbers.
+  await saveStrip(out, config.epochs);
+  const summary: Record<string, unknown> = {
+    epochs: config.epochs,
+    imagesPerEpoch: images,
+    stepsPerEpoch: steps,
+    batchSize: config.batchSize,
+    lr: config.lr,
+    beta1: config.beta1 ?? 0.9,
+    seed: config.seed,
+    backend: backend.backend,
+    device: backend.device,
+    epochSeconds,
+    finalLoss: { D: D.progress.at(-1) ?? null, G: G.progress.at(-1) ?? null },
+    lrEnd: config.lrEnd ?? null,
+    lastStepLr: learningRate(config, steps, config.epochs * steps - 1),
+  };
+  if (!config.noEval) Object.assign(summary, await judge(G, config, log));
+  await writeAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  log(`Wrote ${out}/summary.json`);
+  return { status: "done", epoch: config.epochs, step: steps, summary };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The steps of the run
+
+/** The command-line flag of each option a checkpoint must match. */
+const OPTION_FLAGS = {
+  seed: "--seed",
+  batchSize: "--batch-size",
+  lr: "--lr",
+  lrEnd: "--lr-end",
+  beta1: "--beta1",
+  images: "--limit",
+};
+
+/** What one epoch's training needs. */
+interface Training {
+  config: MainConfig;
+  D: MnistDiscriminator;
+  G: MnistGenerator;
+  dataset: MnistDataset;
+  /** Images per epoch. */
+  images: number;
+  steps: number;
+  run: ResumableRun;
+}
+
+/** MNIST's training images (or the test's dataset) and how many of them make an epoch. */
+async function trainingData(
+  config: MainConfig,
+): Promise<{ dataset: MnistDataset; images: number }> {
+  const dataset = config.dataset ?? await MnistDataset.load(MNIST_TRAIN_CSV, {
+    limit: config.limit ?? (QUICK ? QUICK_IMAGES : undefined),
+  });
+  const images = Math.min(dataset.length, config.limit ?? (QUICK ? QUICK_IMAGES : Infinity));
+  return { dataset, images };
+}
+
+/** The book's discriminator and generator with the run's Adam settings, freed by `using`. */
+function makeNetworks(config: MainConfig) {
+  const betas: [number, number] = [config.beta1 ?? 0.9, 0.999];
+  const D = new MnistDiscriminator({ lr: config.lr, betas });
+  const G = new MnistGenerator({ lr: config.lr, betas });
+  D.printEvery = 0;
+  G.printEvery = 0;
+  return {
+    D,
+    G,
+    [Symbol.dispose]() {
+      D.dispose();
+      G.dispose();
+    },
+  };
+}
+
+/** Where training starts: epoch 1, or just after the checkpoint's step. */
+function resumePoint(run: ResumableRun, steps: number) {
+  const meta = run.resumed;
+  if (!meta) return { epoch: 1, step: 0, epochSeconds: [] as number[], epochStart: 0 };
+  let epoch = meta.epoch as number, step = meta.step as number;
+  if (step >= steps) {
+    epoch += 1;
+    step = 0;
+  }
+  return {
+    epoch,
+    step,
+    epochSeconds: [...((meta.epochSeconds as number[] | undefined) ?? [])],
+    // Checkpoints from before the time was summed over sittings: this sitting's time only.
+    epochStart: (meta.epochStartSeconds as number | undefined) ?? run.seconds,
+  };
+}
+
+/** The learning rate at a global step: it depends on that alone, so a resumed run follows it. */
+function learningRate(config: MainConfig, steps: number, globalStep: number): number {
+  return scheduledLr(config.lr, config.lrEnd, globalStep, config.epochs * steps);
+}
+
+/** One epoch, or the rest of one, with a progress bar, the learning-rate schedule and a leak check. */
+async function trainOneEpoch(t: Training, epoch: number, step: number): Promise<EpochResult> {
+  const { config, D, G, run, steps } = t;
+  const setLr = (s: number) => {
+    D.optimiser.lr = G.optimiser.lr = learningRate(config, steps, (epoch - 1) * steps + s);
+  };
+  const bar = progressBar(steps, { label: `epoch ${epoch}/${config.epochs}` });
+  const leaks = new LeakCheck(epoch);
+  setLr(step);
+  try {
+    return await trainEpoch(D, G, t.dataset, {
+      batchSize: config.batchSize,
+      order: epochOrder(t.dataset.length, { seed: config.seed, epoch }),
+      limit: t.images,
+      startStep: step,
+      shouldStop: () => run.stopRequested,
+      onStep: (info) => {
+        run.stepDone();
+        setLr(info.step);
+        leaks.check(info.step, info.steps);
+        bar.update(info.step, { D: D.progress.at(-1), G: G.progress.at(-1) });
+      },
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+/** Fails an epoch whose steps leave tensors behind (a training step missing a tf.tidy). */
+class LeakCheck {
+  #before = -1;
+  constructor(readonly epoch: number) {}
+
+  /** Call after each step. */
+  check(step: number, steps: number): void {
+    // On a GPU backend loss values arrive later and hold a tensor until then, so the count is
+    // only exact where reads are synchronous.
+    if (!syncReads()) return;
+    // Measured after the first step: first use of a kernel may keep a few constants for good.
+    if (this.#before < 0) this.#before = tf.memory().numTensors;
+    else if (step === steps) {
+      const leaked = tf.memory().numTensors - this.#before;
+      if (leaked !== 0) {
+        throw new Error(
+          `Epoch ${this.epoch} leaked ${leaked} tensors: a training step is missing a tf.tidy`,
+        );
+      }
+    }
+  }
+}
+
+const gridPath = (out: string, epoch: number) =>
+  `${out}/samples/epoch_${String(epoch).padStart(3, "0")}`;
+
+/** The epoch's sample grid and the two loss charts so far. */
+async function saveEpochFigures(
+  out: string,
+  epoch: number,
+  D: MnistDiscriminator,
+  G: MnistGenerator,
+  seeds: Float32Array,
+): Promise<void> {
+  await (await sampleGrid(G, seeds, `epoch ${epoch}`)).save(gridPath(out, epoch));
+  await lossChart(D, "discriminator loss").save(`${out}/loss_D`);
+  await lossChart(G, "generator loss").save(`${out}/loss_G`);
+}
+
+/** The grids of all the epochs side by side, when any were drawn. */
+async function saveStrip(out: string, epochs: number): Promise<void> {
+  const grids: string[] = [];
+  for (let e = 1; e <= epochs; e++) {
+    if (await exists(`${gridPath(out, e)}.png`)) grids.push(`${gridPath(out, e)}.png`);
+  }
+  if (grids.length) await (await samplesStrip(grids)).save(`${out}/samples_strip`);
+}
+
+/** The quality numbers by two judges: the book's MLP classifier (notebook 04) and notebook 13's CNN. */
+async function judge(
+  G: MnistGenerator,
+  config: MainConfig,
+  log: (line: string) => void,
+): Promise<Record<string, unknown>> {
+  const report: Record<string, unknown> = {};
+  for (const [kind, key] of [["mlp", "quality"], ["cnn", "qualityCnn"]] as const) {
+    // Judged on the CPU whatever the backend (see judgeGenerator).
+    const q = await judgeGenerator(G, {
+      kind,
+      n: config.evalSamples ?? (QUICK ? 200 : 1000),
+      verbose: true,
+    });
+    report[key] = {
+      judge: kind,
+      samples: q.n,
+      digitsCovered: q.coverage.covered,
+      counts: q.coverage.counts,
+      entropyNats: q.coverage.entropy,
+      classifierScore: q.score,
+      frechetDistance: q.fid,
+    };
+    log(
+      `Quality on ${q.n} samples, judged by the ${kind.toUpperCase()}: ${q.coverage.covered}/10 ` +
+        `digits (entropy ${q.coverage.entropy.toFixed(3)} nats, max ln 10 = 2.303), ` +
+        `classifier score ${q.score.toFixed(2)} (max 10), Frechet distance ${q.fid.toFixed(2)}`,
+    );
+    log(`Digit counts 0-9: ${q.coverage.counts.join(" ")}`);
+  }
+  return report;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pictures
+
 /** The fixed grid seeds: drawn from their own seed so they never disturb training's random stream. */
-function gridSeeds(seed: number): tf.Tensor2D {
+function gridSeeds(seed: number): Float32Array {
   const saved = getRngState();
   try {
     manualSeed(seed + 7919);
-    const n = GRID_ROWS * GRID_COLS;
-    return tf.tensor2d(normalArray(n * SEED_SIZE), [n, SEED_SIZE]);
+    return normalArray(GRID_ROWS * GRID_COLS * SEED_SIZE);
   } finally {
     setRngState(saved);
   }
 }
 
 /** Draws 3x4 generated digits as one PNG figure (Blues, as the book's plots). */
-async function sampleGrid(G: MnistGenerator, seeds: tf.Tensor2D, title: string): Promise<Figure> {
+async function sampleGrid(G: MnistGenerator, seeds: Float32Array, title: string): Promise<Figure> {
+  const n = GRID_ROWS * GRID_COLS;
   // An asynchronous read: GPU backends cannot read synchronously.
-  const pixels = await tensorData(() => noGrad(() => G.forward(seeds)));
+  const pixels = await tensorData(() =>
+    noGrad(() => G.forward(tf.tensor2d(seeds, [n, SEED_SIZE])))
+  );
   const s = MNIST_SIDE;
   const w = GRID_COLS * s + (GRID_COLS - 1) * GAP, h = GRID_ROWS * s + (GRID_ROWS - 1) * GAP;
   const mosaic = new Float32Array(w * h);
-  for (let k = 0; k < GRID_ROWS * GRID_COLS; k++) {
+  for (let k = 0; k < n; k++) {
     const x0 = (k % GRID_COLS) * (s + GAP), y0 = Math.floor(k / GRID_COLS) * (s + GAP);
     for (let y = 0; y < s; y++) {
       for (let x = 0; x < s; x++) {
@@ -243,282 +550,8 @@ function lossChart(model: MnistDiscriminator | MnistGenerator, title: string): F
   return model.plotProgress({ title, ylim: [0, top] });
 }
 
-async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-  await Deno.rename(tmp, path);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
-const pad3 = (n: number) => String(n).padStart(3, "0");
-
-/** Trains (or resumes) the MNIST GAN as configured; see the module doc. */
-export async function runMain(config: MainConfig): Promise<MainResult> {
-  const log = config.log ?? ((line: string) => console.log(line));
-  const backend = await initBackend(
-    config.backend ? { order: parseBackendOrder(config.backend) } : {},
-  );
-  log(`Backend: ${backend.device}`);
-  const out = config.out;
-  const ckptPath = `${out}/checkpoint.ckpt`;
-  await Deno.mkdir(`${out}/samples`, { recursive: true });
-
-  const dataset = config.dataset ?? await MnistDataset.load(MNIST_TRAIN_CSV, {
-    limit: config.limit ?? (QUICK ? QUICK_IMAGES : undefined),
-  });
-  const n = Math.min(dataset.length, config.limit ?? (QUICK ? QUICK_IMAGES : Infinity));
-  const steps = stepsPerEpoch(n, config.batchSize);
-
-  manualSeed(config.seed);
-  const betas: [number, number] = [config.beta1 ?? 0.9, 0.999];
-  const D = new MnistDiscriminator({ lr: config.lr, betas });
-  const G = new MnistGenerator({ lr: config.lr, betas });
-  D.printEvery = 0;
-  G.printEvery = 0;
-  const modules = { D, G };
-
-  let epoch = 1, step = 0;
-  let epochSeconds: number[] = [];
-  if (!config.fresh && await exists(ckptPath)) {
-    const meta = await loadCheckpoint(ckptPath, { modules });
-    const mismatch = (["seed", "batchSize", "lr", "lrEnd", "beta1", "images"] as const).filter(
-      (k) => {
-        const mine = {
-          seed: config.seed,
-          batchSize: config.batchSize,
-          lr: config.lr,
-          lrEnd: config.lrEnd ?? null,
-          beta1: betas[0],
-          images: n,
-        }[k];
-        // Checkpoints from before --beta1 existed used PyTorch's 0.9.
-        const theirs = k === "beta1" ? meta[k] ?? 0.9 : k === "lrEnd" ? meta[k] ?? null : meta[k];
-        return theirs !== mine;
-      },
-    );
-    if (mismatch.length) {
-      throw new CheckpointError(
-        ckptPath,
-        `was trained with ${
-          mismatch.map((k) => `${k} ${meta[k]}`).join(", ")
-        }: pass the same options to resume, or --fresh to start again`,
-      );
-    }
-    setRngState(meta.rng as RngState);
-    epoch = meta.epoch as number;
-    step = meta.step as number;
-    epochSeconds = (meta.epochSeconds as number[]) ?? [];
-    log(`Resuming from ${ckptPath}: epoch ${epoch}, step ${step} of ${steps}`);
-    if (step >= steps) {
-      epoch += 1;
-      step = 0;
-    }
-  }
-
-  const seeds = gridSeeds(config.seed);
-  const metaAt = (e: number, s: number) => ({
-    epoch: e,
-    step: s,
-    stepsPerEpoch: steps,
-    images: n,
-    seed: config.seed,
-    dataOrderSeed: config.seed,
-    batchSize: config.batchSize,
-    lr: config.lr,
-    lrEnd: config.lrEnd ?? null,
-    beta1: betas[0],
-    backend: backend.backend,
-    device: backend.device,
-    rng: getRngState(),
-    epochSeconds,
-    savedAt: new Date().toISOString(),
-  });
-  const save = async (e: number, s: number) => {
-    // Never replace a good checkpoint with NaN weights.
-    if (!(await allFinite(D, G))) {
-      log(
-        `Not saving a checkpoint at epoch ${e} step ${s}: weights are not finite; ${ckptPath} is kept`,
-      );
-      return false;
-    }
-    await saveCheckpoint(ckptPath, { modules, meta: metaAt(e, s) });
-    return true;
-  };
-
-  let interrupted = false;
-  let stepsThisRun = 0;
-  const onSigint = () => {
-    if (interrupted) {
-      log("Second Ctrl-C: exiting without saving; the last checkpoint is kept");
-      Deno.exit(130);
-    }
-    interrupted = true;
-    log("\nCtrl-C: saving a checkpoint at the current step (press again to quit at once)");
-  };
-  let listening = false;
-  try {
-    Deno.addSignalListener("SIGINT", onSigint);
-    listening = true;
-  } catch {
-    // Signals are not available (e.g. Windows without a console): Ctrl-C simply quits.
-  }
-
-  const gridPath = (e: number) => `${out}/samples/epoch_${pad3(e)}`;
-  try {
-    for (; epoch <= config.epochs; epoch++, step = 0) {
-      const order = epochOrder(dataset.length, { seed: config.seed, epoch });
-      const bar = progressBar(steps, { label: `epoch ${epoch}/${config.epochs}` });
-      // Measured after the first step: first use of a kernel may keep a few constants for good.
-      let tensorsBefore = -1;
-      const t0 = performance.now();
-      // The schedule depends on the global step alone, so a resumed run follows it exactly.
-      const setLr = (s: number) => {
-        const lr = scheduledLr(
-          config.lr,
-          config.lrEnd,
-          (epoch - 1) * steps + s,
-          config.epochs * steps,
-        );
-        D.optimiser.lr = lr;
-        G.optimiser.lr = lr;
-      };
-      setLr(step);
-      let result;
-      try {
-        result = await trainEpoch(D, G, dataset, {
-          batchSize: config.batchSize,
-          order,
-          limit: n,
-          startStep: step,
-          shouldStop: () => interrupted,
-          onStep: (info) => {
-            stepsThisRun++;
-            setLr(info.step);
-            // On a GPU backend loss values arrive later and hold a tensor until then, so the
-            // count is only exact where reads are synchronous.
-            const check = syncReads();
-            if (check && tensorsBefore < 0) tensorsBefore = tf.memory().numTensors;
-            else if (check && info.step === info.steps) {
-              const leaked = tf.memory().numTensors - tensorsBefore;
-              if (leaked !== 0) {
-                throw new Error(
-                  `Epoch ${epoch} leaked ${leaked} tensors: a training step is missing a tf.tidy`,
-                );
-              }
-            }
-            if (config.stopAfterSteps !== undefined && stepsThisRun >= config.stopAfterSteps) {
-              interrupted = true;
-            }
-            bar.update(info.step, {
-              D: D.progress.at(-1),
-              G: G.progress.at(-1),
-            });
-          },
-        });
-      } catch (e) {
-        bar.done();
-        if (e instanceof NonFiniteLossError) {
-          log(`Training stopped: ${e.message}. The last good checkpoint ${ckptPath} is kept.`);
-          return { status: "nonfinite", epoch, step: e.step };
-        }
-        throw e;
-      }
-      bar.done();
-      const seconds = (performance.now() - t0) / 1000;
-      if (result.stopped) {
-        const ok = await save(epoch, result.step);
-        log(
-          ok
-            ? `Saved ${ckptPath} at epoch ${epoch}, step ${result.step} of ${steps}: run again to resume`
-            : "Stopped without a new checkpoint",
-        );
-        return { status: "interrupted", epoch, step: result.step };
-      }
-      epochSeconds = [...epochSeconds, seconds];
-      await (await sampleGrid(G, seeds, `epoch ${epoch}`)).save(gridPath(epoch));
-      await lossChart(D, "discriminator loss").save(`${out}/loss_D`);
-      await lossChart(G, "generator loss").save(`${out}/loss_G`);
-      if (!(await save(epoch, steps))) {
-        return { status: "nonfinite", epoch, step: steps };
-      }
-      log(
-        `Epoch ${epoch}: ${seconds.toFixed(1)} s, D loss ${D.progress.at(-1)?.toFixed(4)}, G loss ${
-          G.progress.at(-1)?.toFixed(4)
-        }`,
-      );
-    }
-    const lastEpoch = config.epochs;
-    const grids: string[] = [];
-    for (let e = 1; e <= lastEpoch; e++) {
-      if (await exists(`${gridPath(e)}.png`)) grids.push(`${gridPath(e)}.png`);
-    }
-    if (grids.length) await (await samplesStrip(grids)).save(`${out}/samples_strip`);
-
-    const summary: Record<string, unknown> = {
-      epochs: lastEpoch,
-      imagesPerEpoch: n,
-      stepsPerEpoch: steps,
-      batchSize: config.batchSize,
-      lr: config.lr,
-      beta1: betas[0],
-      seed: config.seed,
-      backend: backend.backend,
-      device: backend.device,
-      epochSeconds,
-      finalLoss: { D: D.progress.at(-1) ?? null, G: G.progress.at(-1) ?? null },
-      lrEnd: config.lrEnd ?? null,
-      lastStepLr: scheduledLr(
-        config.lr,
-        config.lrEnd,
-        config.epochs * steps - 1,
-        config.epochs * steps,
-      ),
-    };
-    if (!config.noEval) {
-      // Two judges: the book's MLP classifier (notebook 04) and the CNN of notebook 13.
-      for (const [kind, key] of [["mlp", "quality"], ["cnn", "qualityCnn"]] as const) {
-        // Judged on the CPU whatever the backend (see judgeGenerator).
-        const q = await judgeGenerator(G, {
-          kind,
-          n: config.evalSamples ?? (QUICK ? 200 : 1000),
-          verbose: true,
-        });
-        summary[key] = {
-          judge: kind,
-          samples: q.n,
-          digitsCovered: q.coverage.covered,
-          counts: q.coverage.counts,
-          entropyNats: q.coverage.entropy,
-          classifierScore: q.score,
-          frechetDistance: q.fid,
-        };
-        log(
-          `Quality on ${q.n} samples, judged by the ${kind.toUpperCase()}: ${q.coverage.covered}/10 ` +
-            `digits (entropy ${q.coverage.entropy.toFixed(3)} nats, max ln 10 = 2.303), ` +
-            `classifier score ${q.score.toFixed(2)} (max 10), Frechet distance ${q.fid.toFixed(2)}`,
-        );
-        log(`Digit counts 0-9: ${q.coverage.counts.join(" ")}`);
-      }
-    }
-    await writeJsonAtomic(`${out}/summary.json`, summary);
-    log(`Wrote ${out}/summary.json`);
-    return { status: "done", epoch: lastEpoch, step: steps, summary };
-  } finally {
-    seeds.dispose();
-    if (listening) Deno.removeSignalListener("SIGINT", onSigint);
-    D.dispose();
-    G.dispose();
-  }
-}
+// ---------------------------------------------------------------------------------------------
+// The command
 
 if (import.meta.main) {
   try {

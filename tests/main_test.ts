@@ -120,17 +120,26 @@ async function resumedEqualsStraight(lrEnd: number | undefined) {
     const w = weights(D, G);
     D.dispose();
     G.dispose();
-    return { w, rng: meta.rng, epoch: meta.epoch, step: meta.step };
+    return { w, rng: meta.rng, epoch: meta.epoch, step: meta.step, seconds: meta.seconds };
   };
   const [x, y] = [await load(a), await load(b)];
   assert.deepEqual(y.w, x.w);
   assert.deepEqual(y.rng, x.rng);
   assert.deepEqual([y.epoch, y.step], [2, 8]);
+  // The training time is summed over the three sittings, each epoch's over its two.
+  const epochSeconds: number[] = JSON.parse(await Deno.readTextFile(`${b}/summary.json`))
+    .epochSeconds;
+  assert.equal(epochSeconds.length, 2);
+  assert.ok(epochSeconds.every((s) => s > 0));
+  assert.ok(Math.abs((y.seconds as number) - epochSeconds[0] - epochSeconds[1]) < 1e-9);
   if (lrEnd !== undefined) {
     const summary = JSON.parse(await Deno.readTextFile(`${a}/summary.json`));
     assert.ok(Math.abs(summary.lastStepLr - lrEnd) < 1e-15);
     // A schedule that differs from the checkpoint's is refused, not silently mixed.
-    await assert.rejects(() => runMain({ ...base, out: b, lrEnd: 2e-4 }), /lrEnd/);
+    await assert.rejects(
+      () => runMain({ ...base, out: b, lrEnd: 2e-4 }),
+      /lrEnd 0\.0001 \(this run: 0\.0002\): to resume it, run with --lr-end 0\.0001/,
+    );
   }
   await Deno.remove(a, { recursive: true });
   await Deno.remove(b, { recursive: true });
