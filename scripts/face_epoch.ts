@@ -9,25 +9,20 @@
  *   TFJS_BACKEND=webgpu,wasm deno task face-epoch --kind fc
  *
  * A CPU epoch of the convolutional GAN takes hours, so the run saves a checkpoint
- * (`<out>/checkpoint.ckpt`, atomic) every `--save-every` images and on Ctrl-C, and a
- * rerun with the same options resumes from it; the time reported is the sum of the
- * training time of all the sittings.
+ * (`<out>/checkpoint.ckpt`, atomic, weights checked finite first) every `--save-every` images
+ * and on Ctrl-C, and a rerun with the same options resumes from it; the time reported is the
+ * sum of the training time of all the sittings. Resuming, saving and the time are
+ * lib/book/resumable.ts's, shared with the main job.
  * @module
  */
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs";
 import {
-  CheckpointError,
   type Discriminator,
   type Generator,
-  getRngState,
-  loadCheckpoint,
   manualSeed,
   noGrad,
   normalArray,
-  type RngState,
-  saveCheckpoint,
-  setRngState,
 } from "../lib/engine/mod.ts";
 import { initBackend } from "../lib/backends/mod.ts";
 import {
@@ -36,6 +31,7 @@ import {
   CROP_SIZE,
   FcFaceDiscriminator,
   FcFaceGenerator,
+  ResumableRun,
   trainFaceGan,
 } from "../lib/book/mod.ts";
 import {
@@ -45,11 +41,173 @@ import {
   generateFace,
   SYNTHETIC_NOTE,
 } from "../lib/data/faces.ts";
-import { encodePng, imageGrid, progressBar } from "../lib/display/mod.ts";
+import { encodePng, imageGrid, type ProgressBar, progressBar } from "../lib/display/mod.ts";
 import { writeAtomic } from "../lib/data/atomic.ts";
 
 const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]" +
   " [--save-every N] [--fresh]";
+
+/** Settings of one face epoch. */
+interface FaceEpochConfig {
+  kind: "fc" | "conv" | "gelu";
+  count: number;
+  seed: number;
+  out: string;
+  saveEvery: number;
+  fresh: boolean;
+}
+
+/** Parses the command line; null when it asks for help or is not valid (USAGE is printed). */
+function parseFaceArgs(args: string[]): { config: FaceEpochConfig | null; help: boolean } {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kind: { type: "string", default: "conv" },
+      count: { type: "string", default: String(DEFAULT_FACE_COUNT) },
+      seed: { type: "string", default: "42" },
+      out: { type: "string" },
+      "save-every": { type: "string", default: "100" },
+      fresh: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const kind = values.kind!;
+  const count = Number(values.count), seed = Number(values.seed);
+  const saveEvery = Number(values["save-every"]);
+  if (
+    values.help || !(kind === "fc" || kind === "conv" || kind === "gelu") || !(count > 0) ||
+    !Number.isInteger(seed) || !(Number.isInteger(saveEvery) && saveEvery >= 0)
+  ) {
+    return { config: null, help: values.help ?? false };
+  }
+  const out = values.out ?? `out/face_epoch_${kind}`;
+  return {
+    config: { kind, count, seed, out, saveEvery, fresh: values.fresh ?? false },
+    help: false,
+  };
+}
+
+/** Trains one epoch (or the rest of one) and writes the outputs; returns the exit code. */
+async function runFaceEpoch(config: FaceEpochConfig): Promise<number> {
+  const { kind, count, seed, out } = config;
+
+  // Set-up: backend, networks, and the checkpoint to resume from.
+  await Deno.mkdir(out, { recursive: true });
+  const info = await initBackend();
+  console.log(`${kind} face GAN, 1 epoch of ${count} ${SYNTHETIC_NOTE}; ${info.device}`);
+  manualSeed(seed);
+  const conv = kind !== "fc";
+  const { D, G } = makeNetworks(kind);
+  using run = await ResumableRun.open({
+    path: `${out}/checkpoint.ckpt`,
+    modules: { D, G },
+    options: { kind, count, seed },
+    flags: { kind: "--kind", count: "--count", seed: "--seed" },
+    fresh: config.fresh,
+    saveEvery: config.saveEvery,
+  });
+  const start = (run.resumed?.done as number | undefined) ?? 0;
+  if (run.resumed) {
+    console.log(
+      `Resuming from ${run.path}: ${start} of ${count} images done in ${run.seconds.toFixed(1)} s`,
+    );
+  }
+
+  // The epoch: one face at a time, as the book trains.
+  const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
+  const done = await run.timed(() =>
+    trainFaces({ D, G, run, bar, start, count, conv, backend: info.backend })
+  );
+  bar.done();
+  if (done < count) {
+    await run.save({ done, backend: info.backend }, `image ${done} of ${count}`);
+    console.log(`Stopped after ${done} of ${count} images; rerun the same command to resume.`);
+    return 130;
+  }
+
+  // The report: faces, loss charts, the summary.
+  const seconds = run.seconds;
+  await writeOutputs(out, D, G, conv);
+  const summary = {
+    kind,
+    images: count,
+    resumedAt: start || undefined,
+    seconds: Math.round(seconds * 10) / 10,
+    msPerIteration: Math.round((seconds * 1000) / count),
+    backend: info.backend,
+    device: info.device,
+    data: SYNTHETIC_NOTE,
+    lastLossD: D.progress.at(-1),
+    lastLossG: G.progress.at(-1),
+  };
+  await writeAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
+  // The epoch is complete and written: a rerun starts afresh.
+  await Deno.remove(run.path).catch(() => {});
+  console.log(JSON.stringify(summary));
+  return 0;
+}
+
+/** The book's discriminator and generator of this kind. */
+function makeNetworks(kind: FaceEpochConfig["kind"]): { D: Discriminator; G: Generator } {
+  const activation = kind === "gelu" ? "gelu" as const : "leakyReLU" as const;
+  const D = kind === "fc" ? new FcFaceDiscriminator() : new ConvFaceDiscriminator({ activation });
+  const G = kind === "fc" ? new FcFaceGenerator() : new ConvFaceGenerator({ activation });
+  D.printEvery = 0;
+  return { D, G };
+}
+
+/**
+ * Trains on faces `start` to `count - 1` until done or stopped (Ctrl-C), saving when due;
+ * returns how many faces are done.
+ */
+async function trainFaces(t: {
+  D: Discriminator;
+  G: Generator;
+  run: ResumableRun;
+  bar: ProgressBar;
+  start: number;
+  count: number;
+  conv: boolean;
+  backend: string;
+}): Promise<number> {
+  const { D, G, run, bar, count, conv, backend } = t;
+  let i = t.start;
+  for (; i < count && !run.stopRequested; i++) {
+    const image = faceTensor(i, conv);
+    trainFaceGan(D, G, image);
+    image.dispose();
+    run.stepDone();
+    // GPU backends queue work: wait now and then so the timing is honest and memory bounded.
+    if (i % 50 === 49) await D.parameters()[0].value.data();
+    // A macrotask turn lets Deno deliver Ctrl-C to its listener.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    bar.update(i + 1, { D: D.progress.at(-1), G: G.progress.at(-1) });
+    if (i + 1 < count && run.isDue(i + 1)) {
+      await run.save({ done: i + 1, backend }, `image ${i + 1} of ${count}`);
+    }
+  }
+  // Wait for queued work, so it counts as training time.
+  await G.parameters()[0].value.data();
+  return i;
+}
+
+/** A 2x3 grid of generated faces (PNG and SVG) and the two loss charts. */
+async function writeOutputs(out: string, D: Discriminator, G: Generator, conv: boolean) {
+  const [h, w] = conv ? [CROP_SIZE, CROP_SIZE] : [FACE_HEIGHT, FACE_WIDTH];
+  const images: Float32Array[] = [];
+  for (let k = 0; k < 6; k++) {
+    const t = noGrad(() => G.forward(tf.tensor1d(normalArray(100))));
+    images.push(new Float32Array(await t.data()));
+    t.dispose();
+  }
+  await writeAtomic(`${out}/generated.png`, gridPng(images, h, w, 2, 3));
+  await writeAtomic(
+    `${out}/generated.svg`,
+    imageGrid(images, { rows: 2, cols: 3, width: w, height: h, channels: 3 }).svg,
+  );
+  await writeAtomic(`${out}/loss_D.svg`, D.plotProgress().svg);
+  await writeAtomic(`${out}/loss_G.svg`, G.plotProgress().svg);
+}
 
 /** One face as the network's input: [218, 178, 3] floats, or the 128x128 centre crop. */
 function faceTensor(index: number, crop: boolean): tf.Tensor3D {
@@ -87,127 +245,15 @@ function gridPng(
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      kind: { type: "string", default: "conv" },
-      count: { type: "string", default: String(DEFAULT_FACE_COUNT) },
-      seed: { type: "string", default: "42" },
-      out: { type: "string" },
-      "save-every": { type: "string", default: "100" },
-      fresh: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const kind = values.kind!;
-  const count = Number(values.count), seed = Number(values.seed);
-  const saveEvery = Number(values["save-every"]);
-  if (
-    values.help || !["fc", "conv", "gelu"].includes(kind) || !(count > 0) ||
-    !Number.isInteger(seed) || !(Number.isInteger(saveEvery) && saveEvery >= 0)
-  ) {
+  const { config, help } = parseFaceArgs(Deno.args);
+  if (!config) {
     console.error(USAGE);
-    Deno.exit(values.help ? 0 : 2);
+    Deno.exit(help ? 0 : 2);
   }
-  const out = values.out ?? `out/face_epoch_${kind}`;
-  await Deno.mkdir(out, { recursive: true });
-  const info = await initBackend();
-  console.log(`${kind} face GAN, 1 epoch of ${count} ${SYNTHETIC_NOTE}; ${info.device}`);
-  manualSeed(seed);
-  const conv = kind !== "fc";
-  const activation = kind === "gelu" ? "gelu" as const : "leakyReLU" as const;
-  const D: Discriminator = conv
-    ? new ConvFaceDiscriminator({ activation })
-    : new FcFaceDiscriminator();
-  const G: Generator = conv ? new ConvFaceGenerator({ activation }) : new FcFaceGenerator();
-  D.printEvery = 0;
-  const ckptPath = `${out}/checkpoint.ckpt`;
-  let start = 0, before = 0;
-  const resume = !values.fresh && await Deno.stat(ckptPath).then(() => true, () => false);
-  if (resume) {
-    const meta = await loadCheckpoint(ckptPath, { modules: { D, G } });
-    if (meta.kind !== kind || meta.count !== count || meta.seed !== seed) {
-      throw new CheckpointError(
-        ckptPath,
-        `is a ${meta.kind} run of ${meta.count} images with seed ${meta.seed}: pass the same ` +
-          `options to resume, or --fresh to start again`,
-      );
-    }
-    start = meta.done as number;
-    before = meta.seconds as number;
-    setRngState(meta.rng as RngState);
-    console.log(
-      `Resuming from ${ckptPath}: ${start} of ${count} images done in ${before.toFixed(1)} s`,
-    );
+  try {
+    Deno.exit(await runFaceEpoch(config));
+  } catch (e) {
+    console.error(`error: ${e instanceof Error ? e.message : e}`);
+    Deno.exit(1);
   }
-  const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
-  let t0 = performance.now();
-  const save = async (done: number) => {
-    await G.parameters()[0].value.data();
-    const seconds = before + (performance.now() - t0) / 1000;
-    await saveCheckpoint(ckptPath, {
-      modules: { D, G },
-      meta: { kind, count, seed, done, seconds, rng: getRngState(), backend: info.backend },
-    });
-    // The time spent saving is not training time.
-    before = seconds;
-    t0 = performance.now();
-  };
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  let i = start;
-  for (; i < count && !stop; i++) {
-    const image = faceTensor(i, conv);
-    trainFaceGan(D, G, image);
-    image.dispose();
-    // GPU backends queue work: wait now and then so the timing is honest and memory bounded.
-    if (i % 50 === 49) await D.parameters()[0].value.data();
-    // A macrotask turn lets Deno deliver Ctrl-C to its listener.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    bar.update(i + 1, { D: D.progress.at(-1), G: G.progress.at(-1) });
-    if (saveEvery > 0 && (i + 1) % saveEvery === 0 && i + 1 < count) await save(i + 1);
-  }
-  Deno.removeSignalListener("SIGINT", onSignal);
-  if (stop) {
-    await save(i);
-    bar.done();
-    console.log(`Stopped after ${i} of ${count} images; rerun the same command to resume.`);
-    Deno.exit(130);
-  }
-  await G.parameters()[0].value.data();
-  bar.done();
-  const seconds = before + (performance.now() - t0) / 1000;
-  const [h, w] = conv ? [CROP_SIZE, CROP_SIZE] : [FACE_HEIGHT, FACE_WIDTH];
-  const images: Float32Array[] = [];
-  for (let k = 0; k < 6; k++) {
-    const t = noGrad(() => G.forward(tf.tensor1d(normalArray(100))));
-    images.push(new Float32Array(await t.data()));
-    t.dispose();
-  }
-  await writeAtomic(`${out}/generated.png`, gridPng(images, h, w, 2, 3));
-  await writeAtomic(
-    `${out}/generated.svg`,
-    imageGrid(images, { rows: 2, cols: 3, width: w, height: h, channels: 3 }).svg,
-  );
-  await writeAtomic(`${out}/loss_D.svg`, D.plotProgress().svg);
-  await writeAtomic(`${out}/loss_G.svg`, G.plotProgress().svg);
-  const summary = {
-    kind,
-    images: count,
-    resumedAt: start || undefined,
-    seconds: Math.round(seconds * 10) / 10,
-    msPerIteration: Math.round((seconds * 1000) / count),
-    backend: info.backend,
-    device: info.device,
-    data: SYNTHETIC_NOTE,
-    lastLossD: D.progress.at(-1),
-    lastLossG: G.progress.at(-1),
-  };
-  await writeAtomic(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
-  // The epoch is complete and written: a rerun starts afresh.
-  await Deno.remove(ckptPath).catch(() => {});
-  console.log(JSON.stringify(summary));
 }

@@ -1,7 +1,7 @@
 /**
  * The measuring scripts end to end, in quick mode: `batch-sweep` writes one line of
  * quality per epoch, and `face-epoch` stopped with Ctrl-C resumes from its checkpoint
- * to the same result as an uninterrupted run.
+ * to the same result as an uninterrupted run (and refuses it with other options).
  */
 import assert from "node:assert/strict";
 
@@ -68,6 +68,11 @@ Deno.test("face-epoch stopped by Ctrl-C resumes to the uninterrupted result", as
   const at = Number(/Stopped after (\d+) of 12/.exec(await stdout)?.[1]);
   assert.ok(at >= 3 && at < 12, `stopped at ${at}`);
   assert.ok((await Deno.stat(`${b}/checkpoint.ckpt`)).size > 0);
+
+  // Other options are refused, naming the difference and the fix; the checkpoint is kept.
+  const other = await deno([...args(b), "--save-every", "2", "--seed", "7"]).output();
+  assert.equal(other.code, 1);
+  assert.match(decoder.decode(other.stderr), /seed 42 \(this run: 7\).*--seed 42.*--fresh/);
 
   const resumed = await deno([...args(b), "--save-every", "2"]).output();
   assert.equal(resumed.code, 0, decoder.decode(resumed.stderr));
