@@ -23,19 +23,24 @@ left() { echo $((budget - SECONDS)); }
 log() { echo "[$SECONDS s] $*" | tee -a "$out/job.log"; }
 nvidia-smi -L 2>&1 | head -2 | tee -a "$out/job.log"
 
-if [ ! -f "$out/iterations.json" ]; then
+# A step whose bundle or data was not carried to the machine is skipped, with a line saying so.
+have() {
+  for f in "$@"; do [ -e "$f" ] || { log "skipped: $f is missing"; return 1; }; done
+}
+
+if [ ! -f "$out/iterations.json" ] && have gpu_iterations.js; then
   log "iteration times"
   timeout 150 /tmp/deno run -A gpu_iterations.js --backends webgpu,wasm --iters 20 \
     --conv-iters 2 --out "$out/iterations.json" > "$out/iterations.md" 2>> "$out/job.log"
   cat "$out/iterations.md"
 fi
-if [ ! -f "$out/agreement.md" ]; then
+if [ ! -f "$out/agreement.md" ] && have gpu_check.js; then
   log "agreement with wasm"
   timeout 120 /tmp/deno run -A gpu_check.js --backends webgpu,wasm --iters 1 --check-steps 2 \
     > "$out/agreement.md" 2>> "$out/job.log"
   tail -8 "$out/agreement.md"
 fi
-if [ ! -f "$out/mnist_batch128.jsonl" ]; then
+if [ ! -f "$out/mnist_batch128.jsonl" ] && have batch_sweep.js mnist/classifier.ckpt; then
   log "batched MNIST epoch (batch 128)"
   TFJS_BACKEND=webgpu timeout 90 /tmp/deno run -A batch_sweep.js --mnist-dir mnist \
     --classifier mnist/classifier.ckpt --batch 128 --lr 0.002 --lr-end 0.0002 --beta1 0.5 \
@@ -44,6 +49,7 @@ fi
 for kind in fc conv; do
   [ -f "$out/$kind/summary.json" ] && continue
   [ "$(left)" -gt 30 ] || break
+  have face_epoch.js || break
   log "notebook $([ $kind = fc ] && echo 12 || echo 14) epoch, $(left) s left"
   # SIGINT makes face_epoch save a checkpoint and exit 130; a rerun resumes from it.
   TFJS_BACKEND=webgpu timeout -s INT "$(left)" /tmp/deno run -A face_epoch.js --kind "$kind" \

