@@ -60,6 +60,8 @@ interface KernelSpec {
   uniforms: Uniform[];
   /** Workgroups to launch (spread over two dimensions when over 65,535). */
   groups: number;
+  /** Every binding is read as vec4<f32> (elementwise kernels over a multiple of 4 floats). */
+  vec4?: boolean;
   /** Uniforms that change every step (Adam's bias corrections): not worth caching. */
   volatile?: boolean;
   /**
@@ -98,10 +100,12 @@ function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUCom
 function header(spec: KernelSpec): string {
   const nOut = spec.outputs.length + (spec.inplace?.length ?? 0);
   const lines = spec.names.map((name, i) =>
-    `@group(0) @binding(${i}) var<storage, ${
-      i < nOut ? "read_write" : "read"
-    }> ${name}: array<f32>;`
+    `@group(0) @binding(${i}) var<storage, ${i < nOut ? "read_write" : "read"}> ${name}: array<${
+      spec.vec4 ? "vec4<f32>" : "f32"
+    }>;`
   );
+  // V is the element type, so one body serves the scalar and the vec4 variants.
+  lines.push(`alias V = ${spec.vec4 ? "vec4<f32>" : "f32"};`);
   const fields = spec.uniforms.map(([t, name]) => `${name}: ${t},`);
   // Pad the uniform struct to 16 bytes, as uniform buffers want.
   for (let i = spec.uniforms.length; i % 4 !== 0; i++) fields.push(`_pad${i}: u32,`);
@@ -280,6 +284,8 @@ function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
 }
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+/** Floats per thread for an elementwise kernel over `t`: 4 when its size allows. */
+const lanes = (t: tf.TensorInfo) => (size(t) % 4 === 0 ? 4 : 1);
 /** Workgroups for a grid-stride loop over n elements. */
 const gridGroups = (n: number) => Math.max(1, Math.min(Math.ceil(n / WG), MAX_GROUPS));
 /** A grid-stride loop over `u.n` elements; `i` is the element. */
@@ -426,53 +432,60 @@ const KERNELS: Record<string, Kernel> = {
 }`,
     })[0];
   },
-  MyoganAxpy: (b, { p, g }, { a }) =>
-    dispatch(b, {
-      key: "axpy",
+  MyoganAxpy: (b, { p, g }, { a }) => {
+    // Four floats a thread where the size allows: fewer, wider loads (and loop trips).
+    const w = lanes(p), n = size(p) / w;
+    return dispatch(b, {
+      key: `axpy${w}`,
+      vec4: w === 4,
       names: ["out", "p", "g"],
       outputs: [p.shape],
       inputs: [p, g],
-      uniforms: [["u32", "n", size(p)], ["f32", "a", a as number]],
-      groups: gridGroups(size(p)),
+      uniforms: [["u32", "n", n], ["f32", "a", a as number]],
+      groups: gridGroups(n),
       split: {
-        units: size(p),
-        per: [1, 1, 1],
-        uniforms: (n) => [["u32", "n", n], ["f32", "a", a as number]],
+        units: n,
+        per: [w, w, w],
+        uniforms: (k) => [["u32", "n", k], ["f32", "a", a as number]],
         groups: gridGroups,
       },
       body: `${GRID}
     out[i] = p[i] + u.a * g[i];
   }
 }`,
-    })[0],
-  MyoganAdam: (b, { p, g, m, v }, attrs) =>
-    dispatch(b, {
-      key: "adam",
+    })[0];
+  },
+  MyoganAdam: (b, { p, g, m, v }, attrs) => {
+    const w = lanes(p), n = size(p) / w;
+    return dispatch(b, {
+      key: `adam${w}`,
+      vec4: w === 4,
       volatile: true,
       names: ["pOut", "m", "v", "p", "g"],
       outputs: [p.shape],
       inplace: [m, v],
       inputs: [p, g],
-      uniforms: adamUniforms(size(p), attrs),
-      groups: gridGroups(size(p)),
+      uniforms: adamUniforms(n, attrs),
+      groups: gridGroups(n),
       split: {
-        units: size(p),
-        per: [1, 1, 1, 1, 1],
-        uniforms: (n) => adamUniforms(n, attrs),
+        units: n,
+        per: [w, w, w, w, w],
+        uniforms: (k) => adamUniforms(k, attrs),
         groups: gridGroups,
       },
       body: `${GRID}
     let gi = g[i];
     var mi = u.b1 * m[i] + (1.0 - u.b1) * gi;
     var vi = u.b2 * v[i] + (1.0 - u.b2) * (gi * gi);
-    mi = select(0.0, mi, abs(mi) >= ${TINY});
-    vi = select(0.0, vi, vi >= ${TINY});
+    mi = select(V(0.0), mi, abs(mi) >= V(${TINY}));
+    vi = select(V(0.0), vi, vi >= V(${TINY}));
     m[i] = mi;
     v[i] = vi;
     pOut[i] = p[i] - (u.a * mi) / (sqrt(vi) + u.e);
   }
 }`,
-    })[0],
+    })[0];
+  },
   MyoganSigmoidGrad: (b, { y, dy }) =>
     dispatch(b, {
       key: "sigmoidgrad",
