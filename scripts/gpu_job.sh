@@ -36,7 +36,7 @@ if [ ! -f "$out/iterations.json" ] && have gpu_iterations.js; then
 fi
 if [ ! -f "$out/agreement.md" ] && have gpu_check.js; then
   log "agreement with wasm"
-  timeout 120 /tmp/deno run -A gpu_check.js --backends webgpu,wasm --iters 1 --check-steps 2 \
+  timeout 120 /tmp/deno run -A gpu_check.js --backends webgpu,wasm --no-timing --check-steps 2 \
     > "$out/agreement.md" 2>> "$out/job.log"
   tail -8 "$out/agreement.md"
 fi
