@@ -73,7 +73,7 @@ interface KernelSpec {
   split?: {
     units: number;
     per: number[];
-    uniforms: (n: number, first: boolean) => Uniform[];
+    uniforms: (n: number, first: boolean, start: number) => Uniform[];
     groups: (n: number) => number;
   };
 }
@@ -272,11 +272,14 @@ function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
     record(
       all.map((t, i) => ({
         binding: i,
-        resource: per[i] === 0
-          ? { buffer: buffer(t) }
-          : { buffer: buffer(t), offset: 4 * start * per[i], size: 4 * n * per[i] },
+        resource: per[i] === 0 ? { buffer: buffer(t) } : {
+          buffer: buffer(t),
+          offset: 4 * start * per[i],
+          // The last unit may be partial (a block of rows past the end): stop at the end.
+          size: Math.min(4 * n * per[i], 4 * size(t) - 4 * start * per[i]),
+        },
       })),
-      uniforms(n, start === 0),
+      uniforms(n, start === 0, start),
       groups(n),
     );
   }
@@ -326,12 +329,62 @@ function adamUniforms(n: number, { b1, b2, a, e }: tf.NamedAttrMap): Uniform[] {
   ];
 }
 
-function matVecTUniforms(rows: number, cols: number, first: boolean): Uniform[] {
-  return [["u32", "rows", rows], ["u32", "cols", cols], ["u32", "groups", cols], [
-    "u32",
-    "n",
-    cols,
-  ], ["u32", "first", first ? 1 : 0]];
+/** Rows a thread sums in the first pass of `matVecTTall`. */
+const BLOCK = 64;
+
+/**
+ * `W^T d` for a tall W (notebook 12's generator: [116412, 300]) in two passes: threads
+ * (block of 64 rows, column) write partial sums, neighbours reading neighbouring floats;
+ * then a thread a column adds its blocks. A workgroup a column instead read W down its
+ * columns, one cache line per float: 3-4x slower on Mesa's software adapter.
+ */
+function matVecTTall(b: WebGpuBackendLike, W: tf.TensorInfo, d: tf.TensorInfo): tf.TensorInfo {
+  const [rows, cols] = W.shape;
+  const blocks = Math.ceil(rows / BLOCK);
+  const uniforms = (n: number, start: number): Uniform[] => [
+    ["u32", "n", n * cols],
+    ["u32", "cols", cols],
+    ["u32", "rows", Math.min(n * BLOCK, rows - start * BLOCK)],
+  ];
+  const [partial] = dispatch(b, {
+    key: "matvect_blocks",
+    names: ["partial", "W", "d"],
+    outputs: [[blocks, cols]],
+    inputs: [W, d],
+    uniforms: uniforms(blocks, 0),
+    groups: gridGroups(blocks * cols),
+    split: {
+      units: blocks,
+      per: [cols, BLOCK * cols, BLOCK],
+      uniforms: (n, _first, start) => uniforms(n, start),
+      groups: (n) => gridGroups(n * cols),
+    },
+    body: `${GRID}
+    let c = i % u.cols;
+    let r0 = (i / u.cols) * ${BLOCK}u;
+    let r1 = min(r0 + ${BLOCK}u, u.rows);
+    var s = 0.0;
+    for (var r = r0; r < r1; r = r + 1u) { s = s + W[r * u.cols + c] * d[r]; }
+    partial[i] = s;
+  }
+}`,
+  });
+  const [y] = dispatch(b, {
+    key: "matvect_sum",
+    names: ["y", "partial"],
+    outputs: [[cols]],
+    inputs: [partial],
+    uniforms: [["u32", "n", cols], ["u32", "blocks", blocks]],
+    groups: gridGroups(cols),
+    body: `${GRID}
+    var s = 0.0;
+    for (var k = 0u; k < u.blocks; k = k + 1u) { s = s + partial[k * u.n + i]; }
+    y[i] = s;
+  }
+}`,
+  });
+  b.disposeData(partial.dataId);
+  return y;
 }
 
 /** The kernels, by the names simd.ts registers for wasm. */
@@ -381,32 +434,20 @@ const KERNELS: Record<string, Kernel> = {
   },
   MyoganMatVecT: (b, { W, d }) => {
     const [rows, cols] = W.shape;
-    const long = rows >= LONG;
+    // The two-pass form also splits a W too big to bind whole.
+    if (rows >= LONG || 4 * size(W) > bindingLimit(b)) return matVecTTall(b, W, d);
     return dispatch(b, {
-      key: `matvect_${long}`,
+      key: "matvect",
       names: ["y", "W", "d"],
       outputs: [[cols]],
       inputs: [W, d],
-      uniforms: matVecTUniforms(rows, cols, true),
-      groups: long ? cols : gridGroups(cols),
-      // Row chunks of a huge W add into y: the first writes, the rest accumulate.
-      split: {
-        units: rows,
-        per: [0, cols, 1],
-        uniforms: (n, first) => matVecTUniforms(n, cols, first),
-        groups: () => long ? cols : gridGroups(cols),
-      },
-      body: long
-        ? `${PER_GROUP}
-  var s = 0.0;
-  for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + W[r * u.cols + g] * d[r]; }
-  s = reduceSum(s, li);
-  if (li == 0u) { y[g] = s + select(y[g], 0.0, u.first == 1u); }
-}`
-        : `${GRID}
+      uniforms: [["u32", "rows", rows], ["u32", "n", cols]],
+      groups: gridGroups(cols),
+      // A thread a column: neighbours read neighbouring floats of each row.
+      body: `${GRID}
     var s = 0.0;
-    for (var r = 0u; r < u.rows; r = r + 1u) { s = s + W[r * u.cols + i] * d[r]; }
-    y[i] = s + select(y[i], 0.0, u.first == 1u);
+    for (var r = 0u; r < u.rows; r = r + 1u) { s = s + W[r * u.n + i] * d[r]; }
+    y[i] = s;
   }
 }`,
     })[0];
