@@ -122,7 +122,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await trainEpochs(C, train, { epochs, progress: true });
     const seconds = (performance.now() - t0) / 1000;
-    const accuracy = evaluate(C, test);
+    const accuracy = await evaluate(C, test);
     C.dispose();
     const steps = epochs * train.length;
     rows.push({

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  const accuracy = evaluate(C, test);
+  const accuracy = await evaluate(C, test);
   console.log(
     `Test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.length} test images ` +
       `(book: ${100 * BOOK_ACCURACY[variant]} %), training took ${seconds.toFixed(0)} s`,

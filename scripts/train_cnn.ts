@@ -128,7 +128,7 @@ async function main(): Promise<void> {
         );
       }
       const testStart = performance.now();
-      const accuracy = evaluateCnn(C, test);
+      const accuracy = await evaluateCnn(C, test);
       testSeconds += (performance.now() - testStart) / 1000;
       accuracyByEpoch.push(accuracy);
       console.log(
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     },
   });
   const seconds = secondsByEpoch[secondsByEpoch.length - 1] ?? 0;
-  const accuracy = accuracyByEpoch[accuracyByEpoch.length - 1] ?? evaluateCnn(C, test);
+  const accuracy = accuracyByEpoch[accuracyByEpoch.length - 1] ?? await evaluateCnn(C, test);
   console.log(
     `Test accuracy ${(100 * accuracy).toFixed(2)} % on ${test.length} test images ` +
       `(book: ${100 * CNN_BOOK_ACCURACY} % after ${CNN_BOOK_EPOCHS} epochs), ` +

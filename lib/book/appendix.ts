@@ -13,18 +13,23 @@ import { BCELoss, MSELoss } from "../engine/loss.ts";
 import { Conv2d, ConvTranspose2d } from "../engine/nn.ts";
 import { type Figure, figure } from "../display/plot.ts";
 import { uniformArray } from "../engine/random.ts";
+import { item, tensorData } from "../backends/backend.ts";
 
 // ---------------------------------------------------------------------------
 // Appendix A: ideal loss values
 
 /** A loss of `output` against `target` for one node, through the library's loss (`"mse"` or `"bce"`). */
-export function lossOf(kind: "mse" | "bce", output: number, target: number): number {
+export async function lossOf(
+  kind: "mse" | "bce",
+  output: number,
+  target: number,
+): Promise<number> {
   if (kind !== "mse" && kind !== "bce") {
     throw new Error(`Unknown loss "${kind}": use "mse" or "bce"`);
   }
   const fn = kind === "mse" ? new MSELoss() : new BCELoss();
-  return tf.tidy(() =>
-    noGrad(() => fn.forward(tf.tensor1d([output]), tf.tensor1d([target])).item())
+  return await item(() =>
+    noGrad(() => fn.forward(tf.tensor1d([output]), tf.tensor1d([target])).value)
   );
 }
 
@@ -32,11 +37,11 @@ export function lossOf(kind: "mse" | "bce", output: number, target: number): num
  * The loss of a discriminator in balance: it outputs 0.5 for real (target 1)
  * and generated (target 0) data alike. MSE gives 0.25 and BCE ln 2 = 0.693.
  */
-export function balancedLoss(kind: "mse" | "bce"): number {
+export async function balancedLoss(kind: "mse" | "bce"): Promise<number> {
   const fn = kind === "mse" ? new MSELoss() : kind === "bce" ? new BCELoss() : null;
   if (fn === null) throw new Error(`Unknown loss "${kind}": use "mse" or "bce"`);
-  return tf.tidy(() =>
-    noGrad(() => fn.forward(tf.tensor1d([0.5, 0.5]), tf.tensor1d([1, 0])).item())
+  return await item(() =>
+    noGrad(() => fn.forward(tf.tensor1d([0.5, 0.5]), tf.tensor1d([1, 0])).value)
   );
 }
 
@@ -79,30 +84,30 @@ export interface CrossEntropyRow {
 }
 
 /** The book's table: 0.9 for 1.0 gives 0.105; 0.1 for 1.0 and 0.9 for 0.0 give 2.303. */
-export function crossEntropyTable(): CrossEntropyRow[] {
+export async function crossEntropyTable(): Promise<CrossEntropyRow[]> {
   const rows: [number, number, string][] = [
     [0.9, 1.0, "nearly right"],
     [0.1, 1.0, "very wrong"],
     [0.9, 0.0, "confidently wrong"],
   ];
-  return rows.map(([output, target, meaning]) => ({
-    output,
-    target,
-    crossEntropy: lossOf("bce", output, target),
-    meaning,
-  }));
+  const out: CrossEntropyRow[] = [];
+  for (const [output, target, meaning] of rows) {
+    out.push({ output, target, crossEntropy: await lossOf("bce", output, target), meaning });
+  }
+  return out;
 }
 
 /** BCE and MSE against target 1 for outputs from `from` (default 0.01) to 1: how much steeper BCE is. */
-export function lossCurves(
+export async function lossCurves(
   opts: { points?: number; from?: number } = {},
-): { output: number[]; bce: number[]; mse: number[] } {
+): Promise<{ output: number[]; bce: number[]; mse: number[] }> {
   const output = linspace(opts.from ?? 0.01, 1, opts.points ?? 100);
-  return {
-    output,
-    bce: output.map((x) => lossOf("bce", x, 1)),
-    mse: output.map((x) => lossOf("mse", x, 1)),
-  };
+  const bce: number[] = [], mse: number[] = [];
+  for (const x of output) {
+    bce.push(await lossOf("bce", x, 1));
+    mse.push(await lossOf("mse", x, 1));
+  }
+  return { output, bce, mse };
 }
 
 // ---------------------------------------------------------------------------
@@ -138,28 +143,50 @@ export function pixelProbabilities(
  * with r uniform in [0, 1), so a pixel is 1 with probability p. Uses the
  * library's random stream (`manualSeed` repeats it). Returns the pixels row by row.
  */
-export function sampleImage(probabilities: readonly (readonly number[])[]): Float32Array {
+export async function sampleImage(
+  probabilities: readonly (readonly number[])[],
+): Promise<Float32Array> {
+  checkGrid(probabilities);
+  return await samplePixels(probabilities, 1);
+}
+
+// Pixels per image of a rectangular grid of probabilities; throws for any other shape.
+function checkGrid(probabilities: readonly (readonly number[])[]): number {
   const h = probabilities.length, w = probabilities[0]?.length ?? 0;
   if (h === 0 || w === 0 || probabilities.some((r) => r.length !== w)) {
     throw new Error("Probabilities must be a non-empty rectangular grid of numbers");
   }
-  return tf.tidy(() => {
-    const p = tf.tensor2d(probabilities.map((r) => [...r]));
-    const r = tf.tensor2d(uniformArray(h * w), [h, w]);
+  return h * w;
+}
+
+// `count` images of ceil(p - r), one after another, read asynchronously (webgpu allows no other).
+function samplePixels(
+  probabilities: readonly (readonly number[])[],
+  count: number,
+): Promise<Float32Array> {
+  const size = probabilities.length * probabilities[0].length;
+  return tensorData(() => {
+    const p = tf.tensor2d(probabilities.flat(), [1, size]);
+    const r = tf.tensor2d(uniformArray(count * size), [count, size]);
     // ceil of a value in (-1, 0] is -0: add 0 so every pixel reads 0 or 1.
-    return tf.add(tf.ceil(tf.sub(p, r)), 0).dataSync() as Float32Array;
+    return tf.add(tf.ceil(tf.sub(p, r)), 0);
   });
 }
 
 /** `count` images drawn with {@link sampleImage}, each a flat row-by-row array. */
-export function sampleImages(
+export async function sampleImages(
   probabilities: readonly (readonly number[])[],
   count: number,
-): Float32Array[] {
+): Promise<Float32Array[]> {
   if (!(Number.isInteger(count) && count >= 0)) {
     throw new RangeError(`count must be a whole number, got ${count}`);
   }
-  return Array.from({ length: count }, () => sampleImage(probabilities));
+  if (count === 0) return [];
+  const size = checkGrid(probabilities);
+  // All images in one tensor and one read: the random stream is drawn in the same order as
+  // `count` calls of sampleImage(), so the pixels are the same.
+  const pixels = await samplePixels(probabilities, count);
+  return Array.from({ length: count }, (_, i) => pixels.slice(i * size, (i + 1) * size));
 }
 
 /** Fraction of `images` in which each pixel is 1: with many samples it approaches the probabilities. */
@@ -314,10 +341,10 @@ export interface ConvResult {
  * is all ones by default, so each output counts how many input cells (or
  * kernel placements) reach it; `input: "index"` numbers the cells 1, 2, 3...
  */
-export function runConvExample(
+export async function runConvExample(
   example: ConvExample,
   opts: { input?: "ones" | "index"; kernel?: readonly (readonly number[])[] } = {},
-): ConvResult {
+): Promise<ConvResult> {
   const { input: n, kernel: k, stride, padding } = example;
   const kernel = opts.kernel ?? Array.from({ length: k }, () => Array(k).fill(1));
   if (kernel.length !== k || kernel.some((r) => r.length !== k)) {
@@ -333,14 +360,12 @@ export function runConvExample(
   try {
     // Both layers store the weight [kh, kw, 1, 1] for one channel in and out.
     layer.weight.assign(tf.tensor4d(kernel.flat(), [k, k, 1, 1]));
-    const out = tf.tidy(() =>
-      noGrad(() => layer.forward(tf.tensor4d(values, [1, n, n, 1]))).arraySync()
-    ) as number[][][][];
+    const out = await gridOf(() => noGrad(() => layer.forward(tf.tensor4d(values, [1, n, n, 1]))));
     const formulaSize = example.kind === "conv"
       ? convOutputSize(n, k, { stride, padding })
       : convTransposeOutputSize(n, k, { stride, padding });
     const input = Array.from({ length: n }, (_, r) => values.slice(r * n, (r + 1) * n));
-    return { input, output: out[0].map((row) => row.map((c) => c[0])), formulaSize };
+    return { input, output: out, formulaSize };
   } finally {
     layer.dispose();
   }
@@ -354,10 +379,10 @@ export function runConvExample(
  * `Conv2d`). Returns that middle grid and the result, which equals
  * `ConvTranspose2d`'s output.
  */
-export function transposedAsConv(
+export async function transposedAsConv(
   example: ConvExample,
   opts: { input?: "ones" | "index"; kernel?: readonly (readonly number[])[] } = {},
-): { middle: number[][]; output: number[][] } {
+): Promise<{ middle: number[][]; output: number[][] }> {
   if (example.kind !== "transposed") {
     throw new Error(`Example ${example.id} is an ordinary convolution, not a transposed one`);
   }
@@ -378,13 +403,21 @@ export function transposedAsConv(
   const conv = new Conv2d(1, 1, k, { bias: false });
   try {
     conv.weight.assign(tf.tensor4d(flipped.flat(), [k, k, 1, 1]));
-    const out = tf.tidy(() =>
-      noGrad(() => conv.forward(tf.tensor4d(middle.flat(), [1, side, side, 1]))).arraySync()
-    ) as number[][][][];
-    return { middle, output: out[0].map((row) => row.map((c) => c[0])) };
+    const output = await gridOf(() =>
+      noGrad(() => conv.forward(tf.tensor4d(middle.flat(), [1, side, side, 1])))
+    );
+    return { middle, output };
   } finally {
     conv.dispose();
   }
+}
+
+/** The one-channel image [1, h, w, 1] that `f` makes, read asynchronously as rows of numbers. */
+async function gridOf(f: () => tf.Tensor): Promise<number[][]> {
+  const t = tf.tidy(f);
+  const [, h, w] = t.shape;
+  const data = await tensorData(t);
+  return Array.from({ length: h }, (_, r) => Array.from(data.subarray(r * w, (r + 1) * w)));
 }
 
 /** One labelled grid of numbers for {@link numberGrids}. */

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { noGrad } from "../engine/autograd.ts";
+import { tensorData } from "../backends/backend.ts";
 import { loadCheckpoint, readCheckpoint } from "../engine/checkpoint.ts";
 import { BCELoss, MSELoss } from "../engine/loss.ts";
 import { MNIST_CLASSES, MNIST_PIXELS, type MnistDataset } from "../data/mnist.ts";
@@ -178,11 +179,11 @@ export interface EvaluateOptions {
 }
 
 /** Number of test items that `model` labels correctly (argmax of the output equals the label). */
-export function score(
+export async function score(
   model: Module,
   dataset: MnistDataset,
   opts: EvaluateOptions = {},
-): number {
+): Promise<number> {
   const n = Math.min(dataset.length, opts.limit ?? Infinity);
   const batchSize = opts.batchSize ?? 1000;
   if (!(Number.isInteger(batchSize) && batchSize >= 1)) {
@@ -198,8 +199,8 @@ export function score(
     );
     const batch = dataset.batch(indices);
     try {
-      const answers = tf.tidy(() =>
-        noGrad(() => tf.argMax(model.forward(batch.images), 1)).dataSync()
+      const answers = await tensorData(() =>
+        noGrad(() => tf.argMax(model.forward(batch.images), 1))
       );
       answers.forEach((a, k) => {
         if (a === batch.labels[k]) correct++;
@@ -213,16 +214,16 @@ export function score(
 }
 
 /** Fraction of test items that `model` labels correctly, like the book's `score / items`. */
-export function evaluate(
+export async function evaluate(
   model: Module,
   dataset: MnistDataset,
   opts: EvaluateOptions = {},
-): number {
+): Promise<number> {
   const n = Math.min(dataset.length, opts.limit ?? Infinity);
   if (n === 0) {
     throw new Error("Cannot evaluate on an empty dataset: pass test images");
   }
-  return score(model, dataset, opts) / n;
+  return await score(model, dataset, opts) / n;
 }
 
 /**

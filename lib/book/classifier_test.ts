@@ -94,7 +94,7 @@ Deno.test("trainEpochs() lowers the loss and the trained classifier scores well 
   const data = toyDataset(200);
   const C = makeClassifier("combined");
   C.printEvery = 0;
-  const before = evaluate(C, data);
+  const before = await evaluate(C, data);
   let steps = 0;
   const epochsSeen: number[] = [];
   await trainEpochs(C, data, {
@@ -111,7 +111,7 @@ Deno.test("trainEpochs() lowers the loss and the trained classifier scores well 
   const first = C.progress.slice(0, 5).reduce((a, b) => a + b) / 5;
   const last = C.progress.slice(-5).reduce((a, b) => a + b) / 5;
   assert.ok(last < first / 2, `loss fell from ${first} to ${last}`);
-  const after = evaluate(C, data);
+  const after = await evaluate(C, data);
   assert.ok(after > 0.9 && after > before, `accuracy ${before} -> ${after}`);
   C.dispose();
 });
@@ -129,16 +129,17 @@ Deno.test("trainEpochs() honours limit and rejects bad epochs", async () => {
   C.dispose();
 });
 
-Deno.test("evaluate() counts argmax matches, per sample or batched alike", () => {
+Deno.test("evaluate() counts argmax matches, per sample or batched alike", async () => {
   manualSeed(3);
   const data = toyDataset(25);
   const C = makeClassifier("leaky_relu");
-  const one = score(C, data, { batchSize: 1 });
-  const many = score(C, data, { batchSize: 7 });
+  const one = await score(C, data, { batchSize: 1 });
+  const many = await score(C, data, { batchSize: 7 });
   assert.equal(one, many);
-  assert.equal(evaluate(C, data), one / 25);
-  assert.equal(evaluate(C, data, { limit: 10 }), score(C, data, { limit: 10 }) / 10);
-  assert.throws(() => evaluate(C, data, { limit: 0 }), /empty dataset/);
+  assert.equal(await evaluate(C, data), one / 25);
+  assert.equal(await evaluate(C, data, { limit: 10 }), await score(C, data, { limit: 10 }) / 10);
+  await assert.rejects(() => evaluate(C, data, { limit: 0 }), /empty dataset/);
+  await assert.rejects(() => score(C, data, { batchSize: 0 }), /batchSize must be/);
   C.dispose();
 });
 
@@ -151,7 +152,7 @@ Deno.test("trainEpochs() and evaluate() leak no tensors", async () => {
     await trainEpochs(C, data, { epochs: 1, limit: 1 });
     const before = tf.memory().numTensors;
     await trainEpochs(C, data, { epochs: 2 });
-    evaluate(C, data, { batchSize: 8 });
+    await evaluate(C, data, { batchSize: 8 });
     assert.equal(tf.memory().numTensors, before, `tensors leaked by ${v}`);
     C.dispose();
   }

@@ -13,6 +13,7 @@ import { MNIST_CLASSES, MNIST_PIXELS, MNIST_SIDE, type MnistDataset } from "../d
 import { Model } from "../engine/model.ts";
 import { BatchNorm2d, Conv2d, LeakyReLU, Linear, Sequential, Sigmoid, View } from "../engine/nn.ts";
 import { argmaxRows } from "../engine/linalg.ts";
+import { tensorData } from "../backends/backend.ts";
 import { Adam } from "../engine/optim.ts";
 import { QUICK } from "../quick.ts";
 import { dataPath } from "../settings.ts";
@@ -106,7 +107,7 @@ export class CnnClassifier extends Model {
    * uses that image's own statistics, as in batch-1 training; the running
    * statistics are left as they were. Records no gradients.
    */
-  predict(images: tf.Tensor): tf.Tensor2D {
+  predict(images: tf.Tensor): Promise<tf.Tensor2D> {
     return this.perImage(images, (x) => this.model.forward(x));
   }
 
@@ -115,7 +116,7 @@ export class CnnClassifier extends Model {
    * images [N, 784], one image at a time like {@link CnnClassifier.predict}: the
    * features the GAN metrics compare. Records no gradients.
    */
-  features(images: tf.Tensor): tf.Tensor2D {
+  features(images: tf.Tensor): Promise<tf.Tensor2D> {
     const layers = (this.model as Sequential).layers;
     const upTo = layers.findIndex((l) => l instanceof View) + 1;
     return this.perImage(images, (x) => {
@@ -125,9 +126,23 @@ export class CnnClassifier extends Model {
     });
   }
 
-  /** Runs `f` on each image alone in training mode, keeping the BatchNorm running statistics. */
-  private perImage(images: tf.Tensor, f: (x: tf.Tensor4D) => tf.Tensor): tf.Tensor2D {
+  /**
+   * Runs `f` on each image alone in training mode, keeping the BatchNorm running statistics.
+   * The pixels are read asynchronously first (every backend allows that, webgpu included).
+   */
+  private async perImage(
+    images: tf.Tensor,
+    f: (x: tf.Tensor4D) => tf.Tensor,
+  ): Promise<tf.Tensor2D> {
     const x = toImages(images);
+    const n = x.shape[0];
+    // Fresh tensors from the pixels: slicing a big tensor copies all of it on wasm.
+    let pixels: Float32Array;
+    try {
+      pixels = await x.data() as Float32Array;
+    } finally {
+      if (x !== images) x.dispose();
+    }
     const buffers = this.namedBuffers().map(([, b]) => b);
     const saved = buffers.map((b) => tf.keep(tf.clone(b.value)));
     const wasTraining = this.training;
@@ -135,9 +150,7 @@ export class CnnClassifier extends Model {
     try {
       return tf.tidy(() =>
         noGrad(() => {
-          // Fresh tensors from the pixels: slicing a big tensor copies all of it on wasm.
-          const pixels = x.dataSync();
-          const rows = Array.from({ length: x.shape[0] }, (_, i) => {
+          const rows = Array.from({ length: n }, (_, i) => {
             const one = pixels.slice(i * MNIST_PIXELS, (i + 1) * MNIST_PIXELS);
             return f(tf.tensor4d(one, [1, MNIST_SIDE, MNIST_SIDE, 1])).reshape([-1]);
           });
@@ -145,7 +158,6 @@ export class CnnClassifier extends Model {
         })
       );
     } finally {
-      if (x !== images) x.dispose();
       buffers.forEach((b, k) => b.assign(saved[k]));
       this.trainMode(wasTraining);
     }
@@ -166,11 +178,11 @@ export interface EvaluateCnnOptions {
 }
 
 /** Fraction of test images the CNN labels correctly (argmax of the output equals the label). */
-export function evaluateCnn(
+export async function evaluateCnn(
   model: CnnClassifier,
   dataset: MnistDataset,
   opts: EvaluateCnnOptions = {},
-): number {
+): Promise<number> {
   const n = Math.min(dataset.length, opts.limit ?? Infinity);
   if (n === 0) throw new Error("Cannot evaluate on an empty dataset: pass test images");
   const mode = opts.mode ?? "sample";
@@ -185,10 +197,10 @@ export function evaluateCnn(
       const indices = Array.from({ length: Math.min(1000, n - start) }, (_, k) => start + k);
       const batch = dataset.batch(indices);
       try {
-        const out = tf.tidy(() =>
-          (mode === "eval"
-            ? noGrad(() => model.forward(batch.images))
-            : model.predict(batch.images)).dataSync()
+        const out = await tensorData(
+          mode === "eval"
+            ? tf.tidy(() => noGrad(() => model.forward(batch.images)))
+            : await model.predict(batch.images),
         );
         argmaxRows(out, MNIST_CLASSES).forEach((a, k) => {
           if (a === batch.labels[k]) correct++;

@@ -110,7 +110,7 @@ Deno.test("CnnClassifier.forward() takes a 784 vector, a 28x28 image or a batch"
   }
 });
 
-Deno.test("CnnClassifier.train() lowers the loss without leaking tensors", () => {
+Deno.test("CnnClassifier.train() lowers the loss without leaking tensors", async () => {
   manualSeed(3);
   const data = toyDataset(300);
   const C = new CnnClassifier();
@@ -130,27 +130,27 @@ Deno.test("CnnClassifier.train() lowers the loss without leaking tensors", () =>
     const last = C.progress.slice(-5).reduce((a, b) => a + b) / 5;
     assert.ok(last < first / 4, `loss fell only from ${first} to ${last}`);
     assert.equal(C.counter, 600);
-    assert.ok(evaluateCnn(C, data) > 0.9);
+    assert.ok(await evaluateCnn(C, data) > 0.9);
   } finally {
     C.dispose();
   }
 });
 
-Deno.test("evaluateCnn() leaves the BatchNorm running statistics as they were", () => {
+Deno.test("evaluateCnn() leaves the BatchNorm running statistics as they were", async () => {
   manualSeed(4);
   const data = toyDataset(20);
   const C = new CnnClassifier();
   try {
     const before = C.stateDict();
     const n = tf.memory().numTensors;
-    const sample = evaluateCnn(C, data);
-    const evalMode = evaluateCnn(C, data, { mode: "eval" });
+    const sample = await evaluateCnn(C, data);
+    const evalMode = await evaluateCnn(C, data, { mode: "eval" });
     assert.ok(sample >= 0 && sample <= 1 && evalMode >= 0 && evalMode <= 1);
     assert.equal(tf.memory().numTensors, n);
     assert.ok(C.training);
     const after = C.stateDict();
     for (const k of Object.keys(before)) assert.deepEqual(after[k].data, before[k].data, k);
-    assert.throws(() => evaluateCnn(C, toyDataset(0)), /empty dataset/);
+    await assert.rejects(() => evaluateCnn(C, toyDataset(0)), /empty dataset/);
   } finally {
     C.dispose();
   }
@@ -199,7 +199,7 @@ Deno.test("saveCnn() and loadCnn() round-trip weights, statistics and progress",
   }
 });
 
-Deno.test("CnnClassifier.predict() scores each image alone and keeps the running statistics", () => {
+Deno.test("CnnClassifier.predict() scores each image alone and keeps the running statistics", async () => {
   manualSeed(6);
   const data = toyDataset(12);
   const C = new CnnClassifier();
@@ -207,7 +207,7 @@ Deno.test("CnnClassifier.predict() scores each image alone and keeps the running
   try {
     const before = C.stateDict();
     const n = tf.memory().numTensors;
-    const out = C.predict(batch.images);
+    const out = await C.predict(batch.images);
     assert.deepEqual(out.shape, [4, 10]);
     assert.equal(tf.memory().numTensors, n + 1);
     const after = C.stateDict();

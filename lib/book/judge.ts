@@ -99,8 +99,8 @@ export async function getMnistClassifier(opts: ClassifierOptions = {}): Promise<
     await trainEpochs(classifier, train, { epochs: 1, limit, progress: opts.verbose !== false });
     const test = await MnistDataset.load(MNIST_TEST_CSV);
     const testAccuracy = cnn
-      ? evaluateCnn(classifier as CnnClassifier, test)
-      : evaluate(classifier as Classifier, test);
+      ? await evaluateCnn(classifier as CnnClassifier, test)
+      : await evaluate(classifier as Classifier, test);
     const seconds = (performance.now() - t0) / 1000;
     log(
       `Classifier test accuracy ${(100 * testAccuracy).toFixed(2)} % after ${seconds.toFixed(0)} s`,

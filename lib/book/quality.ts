@@ -30,8 +30,8 @@ function checkImages(images: tf.Tensor, who: string): void {
 
 /** A classifier that scores images its own way (the CNN: one image at a time). */
 interface Judge {
-  predict(images: tf.Tensor): tf.Tensor2D;
-  features(images: tf.Tensor): tf.Tensor2D;
+  predict(images: tf.Tensor): Promise<tf.Tensor2D>;
+  features(images: tf.Tensor): Promise<tf.Tensor2D>;
 }
 
 function isJudge(c: unknown): c is Judge {
@@ -39,12 +39,13 @@ function isJudge(c: unknown): c is Judge {
   return typeof j.predict === "function" && typeof j.features === "function";
 }
 
-/** Classifier outputs [N, 10] for images [N, 784] as a JS array, row after row. */
-function outputsOf(classifier: Module, images: tf.Tensor2D): Float32Array {
-  return tf.tidy(() =>
-    (isJudge(classifier) ? classifier.predict(images) : noGrad(() => classifier.forward(images)))
-      .dataSync() as Float32Array
-  );
+/**
+ * Classifier outputs [N, 10] for images [N, 784] as a JS array, row after row, read
+ * asynchronously (every backend allows that, webgpu included).
+ */
+async function outputsOf(classifier: Module, images: tf.Tensor2D): Promise<Float32Array> {
+  if (isJudge(classifier)) return await tensorData(await classifier.predict(images));
+  return await tensorData(() => noGrad(() => classifier.forward(images)));
 }
 
 /** How many of each digit the classifier sees, how many digits appear, and the entropy of the mix. */
@@ -62,15 +63,15 @@ export interface Coverage {
  * of digits that appear (at least `minFraction` of the samples, default 1 %,
  * so a stray misclassification does not count as a mode) and its entropy in nats.
  */
-export function modeCoverage(
+export async function modeCoverage(
   classifier: Module,
   images: tf.Tensor2D,
   opts: { minFraction?: number } = {},
-): Coverage {
+): Promise<Coverage> {
   checkImages(images, "modeCoverage");
   const n = images.shape[0];
   const counts = new Array<number>(MNIST_CLASSES).fill(0);
-  for (const c of argmaxRows(outputsOf(classifier, images), MNIST_CLASSES)) counts[c]++;
+  for (const c of argmaxRows(await outputsOf(classifier, images), MNIST_CLASSES)) counts[c]++;
   const min = Math.max(1, (opts.minFraction ?? COVERAGE_MIN_FRACTION) * n);
   const covered = counts.filter((c) => c >= min).length;
   let entropy = 0;
@@ -79,8 +80,8 @@ export function modeCoverage(
 }
 
 /** Sigmoid outputs normalised to a distribution per row (the book's classifier has no softmax). */
-function distributions(classifier: Module, images: tf.Tensor2D): Float64Array {
-  const out = outputsOf(classifier, images);
+async function distributions(classifier: Module, images: tf.Tensor2D): Promise<Float64Array> {
+  const out = await outputsOf(classifier, images);
   const p = new Float64Array(out.length);
   for (let r = 0; r < out.length / MNIST_CLASSES; r++) {
     let sum = 0;
@@ -97,10 +98,13 @@ function distributions(classifier: Module, images: tf.Tensor2D): Float64Array {
  * sigmoid outputs normalised per sample: 10 for confident, evenly spread
  * digits, 1 for a single repeated digit (or outputs that are all unsure).
  */
-export function classifierScore(classifier: Module, images: tf.Tensor2D): number {
+export async function classifierScore(
+  classifier: Module,
+  images: tf.Tensor2D,
+): Promise<number> {
   checkImages(images, "classifierScore");
   const k = MNIST_CLASSES;
-  const p = distributions(classifier, images);
+  const p = await distributions(classifier, images);
   const n = p.length / k;
   const marginal = new Float64Array(k);
   for (let i = 0; i < p.length; i++) marginal[i % k] += p[i] / n;
@@ -110,11 +114,11 @@ export function classifierScore(classifier: Module, images: tf.Tensor2D): number
 }
 
 /** Fraction of images whose classifier digit equals `labels` (for the conditional GAN). */
-export function labelAccuracy(
+export async function labelAccuracy(
   classifier: Module,
   images: tf.Tensor2D,
   labels: readonly number[],
-): number {
+): Promise<number> {
   checkImages(images, "labelAccuracy");
   if (labels.length !== images.shape[0]) {
     throw new Error(
@@ -123,7 +127,7 @@ export function labelAccuracy(
       } images and ${labels.length} labels: pass one label per image`,
     );
   }
-  const guess = argmaxRows(outputsOf(classifier, images), MNIST_CLASSES);
+  const guess = argmaxRows(await outputsOf(classifier, images), MNIST_CLASSES);
   return guess.filter((g, i) => g === labels[i]).length / labels.length;
 }
 
@@ -133,9 +137,12 @@ export function labelAccuracy(
  * every layer but the last two when it has none; the CNN's own `features()`
  * (the 250 values before its last layer).
  */
-export function classifierFeatures(classifier: Module, images: tf.Tensor2D): tf.Tensor2D {
+export async function classifierFeatures(
+  classifier: Module,
+  images: tf.Tensor2D,
+): Promise<tf.Tensor2D> {
   checkImages(images, "classifierFeatures");
-  if (isJudge(classifier)) return classifier.features(images);
+  if (isJudge(classifier)) return await classifier.features(images);
   const net = (classifier as { model?: Module }).model ?? classifier;
   if (!(net instanceof Sequential)) {
     throw new Error(
@@ -176,18 +183,20 @@ export function frechetFromStats(
  * hidden features (the 200-d layer after LayerNorm) of `real` and `fake`
  * images: near 0 for two samples of real digits, large for a collapsed generator.
  */
-export function frechetDistance(classifier: Module, real: tf.Tensor2D, fake: tf.Tensor2D): number {
+export async function frechetDistance(
+  classifier: Module,
+  real: tf.Tensor2D,
+  fake: tf.Tensor2D,
+): Promise<number> {
   checkImages(real, "frechetDistance");
   checkImages(fake, "frechetDistance");
-  const stats = (images: tf.Tensor2D) => {
-    const f = classifierFeatures(classifier, images);
-    try {
-      return meanAndCovariance(f.dataSync(), f.shape[0], f.shape[1]);
-    } finally {
-      f.dispose();
-    }
+  const stats = async (images: tf.Tensor2D) => {
+    const f = await classifierFeatures(classifier, images);
+    const [rows, cols] = f.shape;
+    // tensorData() disposes f.
+    return meanAndCovariance(await tensorData(f), rows, cols);
   };
-  return frechetFromStats(stats(real), stats(fake));
+  return frechetFromStats(await stats(real), await stats(fake));
 }
 
 /** Quality of a generator in numbers. */
@@ -222,18 +231,22 @@ export async function evaluateGan(
   const real = opts.real ?? await realTestImages(n);
   const fake = sampleGenerator(G, n, { seedSize: opts.seedSize });
   try {
-    return quality(classifier, real, fake);
+    return await quality(classifier, real, fake);
   } finally {
     fake.dispose();
     if (!opts.real) real.dispose();
   }
 }
 
-function quality(classifier: Module, real: tf.Tensor2D, fake: tf.Tensor2D): GanQuality {
+async function quality(
+  classifier: Module,
+  real: tf.Tensor2D,
+  fake: tf.Tensor2D,
+): Promise<GanQuality> {
   return {
-    coverage: modeCoverage(classifier, fake),
-    score: classifierScore(classifier, fake),
-    fid: frechetDistance(classifier, real, fake),
+    coverage: await modeCoverage(classifier, fake),
+    score: await classifierScore(classifier, fake),
+    fid: await frechetDistance(classifier, real, fake),
     n: fake.shape[0],
   };
 }
@@ -257,8 +270,9 @@ export interface JudgeOptions {
 /**
  * {@link evaluateGan} for a generator on any backend: samples on the generator's backend,
  * reads them asynchronously, and judges them on the CPU (wasm, else cpu) with a classifier
- * loaded there, then switches back. A GPU backend such as WebGPU cannot read big tensors
- * synchronously in Deno, which the metrics need.
+ * loaded there, then switches back. The metrics themselves run on any backend (webgpu
+ * too); judging on the CPU gives the same numbers whatever backend trained the generator,
+ * and a missing classifier trains there (one image at a time, which a GPU does slowly).
  */
 export async function judgeGenerator(G: Module, opts: JudgeOptions = {}): Promise<GanQuality> {
   const n = opts.n ?? 1000;
@@ -277,7 +291,7 @@ export async function judgeGenerator(G: Module, opts: JudgeOptions = {}): Promis
       ? tf.tensor2d(opts.real, [opts.real.length / MNIST_PIXELS, MNIST_PIXELS])
       : await realTestImages(n);
     try {
-      return quality(classifier, real, fakeT);
+      return await quality(classifier, real, fakeT);
     } finally {
       tf.dispose([fakeT, real]);
       classifier.dispose();

@@ -45,33 +45,34 @@ Deno.test("frechetFromStats() is 0 for equal Gaussians and the 1-D formula other
   close(frechetFromStats(a, b), 4 + 1, 1e-12);
 });
 
-Deno.test("modeCoverage() and classifierScore() tell spread digits from a collapsed generator", () => {
+Deno.test("modeCoverage() and classifierScore() tell spread digits from a collapsed generator", async () => {
   const c = new FakeClassifier();
   const spread = imagesOf(Array.from({ length: 1000 }, (_, i) => i % 10));
   const collapsed = imagesOf(Array.from({ length: 1000 }, () => 3));
   const before = tf.memory().numTensors;
-  const cov = modeCoverage(c, spread);
+  const cov = await modeCoverage(c, spread);
   assert.equal(cov.covered, 10);
   assert.deepEqual(cov.counts, Array(10).fill(100));
   close(cov.entropy, Math.log(10), 1e-12);
-  const one = modeCoverage(c, collapsed);
+  const one = await modeCoverage(c, collapsed);
   assert.equal(one.covered, 1);
   assert.equal(one.entropy, 0);
-  const good = classifierScore(c, spread), bad = classifierScore(c, collapsed);
+  const good = await classifierScore(c, spread), bad = await classifierScore(c, collapsed);
   assert.ok(good > 9.8 && good <= 10, `${good}`);
   close(bad, 1, 1e-9);
-  assert.equal(labelAccuracy(c, spread, Array.from({ length: 1000 }, (_, i) => i % 10)), 1);
+  assert.equal(await labelAccuracy(c, spread, Array.from({ length: 1000 }, (_, i) => i % 10)), 1);
+  await assert.rejects(() => labelAccuracy(c, spread, [1, 2]), /1000 images and 2 labels/);
   assert.equal(tf.memory().numTensors, before);
   spread.dispose();
   collapsed.dispose();
 });
 
-Deno.test("modeCoverage() ignores digits below 1 % of the samples", () => {
+Deno.test("modeCoverage() ignores digits below 1 % of the samples", async () => {
   const c = new FakeClassifier();
   const labels = Array.from({ length: 1000 }, (_, i) => (i < 5 ? 7 : 2));
   const images = imagesOf(labels);
-  assert.equal(modeCoverage(c, images).covered, 1);
-  assert.equal(modeCoverage(c, images, { minFraction: 0 }).covered, 2);
+  assert.equal((await modeCoverage(c, images)).covered, 1);
+  assert.equal((await modeCoverage(c, images, { minFraction: 0 })).covered, 2);
   images.dispose();
 });
 
@@ -97,16 +98,17 @@ Deno.test({
       // A collapsed generator: the first "1" in the test set, repeated.
       const one = test.labels.indexOf(1);
       const collapsed = tf.tile(tf.tensor2d(test.image(one), [1, 784]), [n, 1]) as tf.Tensor2D;
-      const realCov = modeCoverage(classifier, real), colCov = modeCoverage(classifier, collapsed);
+      const realCov = await modeCoverage(classifier, real);
+      const colCov = await modeCoverage(classifier, collapsed);
       assert.equal(realCov.covered, 10);
       assert.ok(realCov.entropy > 2.1, `real entropy ${realCov.entropy}`);
       assert.equal(colCov.covered, 1);
       assert.ok(colCov.entropy < 1e-9);
-      const realScore = classifierScore(classifier, real);
+      const realScore = await classifierScore(classifier, real);
       assert.ok(realScore > 5, `real score ${realScore}`);
-      assert.ok(classifierScore(classifier, collapsed) < 1.01);
-      const fidReal = frechetDistance(classifier, real, other);
-      const fidCollapsed = frechetDistance(classifier, real, collapsed);
+      assert.ok(await classifierScore(classifier, collapsed) < 1.01);
+      const fidReal = await frechetDistance(classifier, real, other);
+      const fidCollapsed = await frechetDistance(classifier, real, collapsed);
       assert.ok(fidCollapsed > 5 * fidReal, `FID real ${fidReal}, collapsed ${fidCollapsed}`);
       tf.dispose([real, other, collapsed]);
       classifier.dispose();

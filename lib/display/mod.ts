@@ -21,6 +21,7 @@ export type {
   ImageGridOptions,
   ImshowOptions,
   LinePlotOptions,
+  Numbers,
   ProgressOptions,
   Values,
 } from "./plot.ts";

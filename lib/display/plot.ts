@@ -3,8 +3,10 @@
  * mirrors a matplotlib or pandas call in the book and returns a {@linkcode Figure},
  * which Deno's Jupyter kernel displays and which `save()` writes as SVG and PNG.
  *
- * Tensors are read with `dataSync()`. On the webgpu backend synchronous reads throw:
- * pass `await t.data()` instead. The caller's tensors are never disposed.
+ * Given plain numbers (arrays, typed arrays), each function returns the figure at once.
+ * Given a tensor, it reads it asynchronously and returns a promise of the figure
+ * (`await imshow(t, ...)`): every backend allows that, webgpu included, where synchronous
+ * reads throw. The caller's tensors are never disposed.
  * @module
  */
 import * as Plot from "@observablehq/plot";
@@ -17,6 +19,9 @@ export type { Cmap, ImageOptions } from "./png.ts";
 
 /** Numbers to plot: a plain array, a typed array or a TF.js tensor. */
 export type Values = ArrayLike<number> | Tensor;
+
+/** Numbers a chart can use at once: a plain or typed array. */
+export type Numbers = ArrayLike<number>;
 
 // matplotlib's first default colour ("C0"), which every book chart uses.
 const C0 = "#1f77b4";
@@ -121,21 +126,24 @@ export class Figure {
 }
 
 function isTensor(x: unknown): x is Tensor {
-  return typeof x === "object" && x !== null && "dataSync" in x && "shape" in x;
+  return typeof x === "object" && x !== null && "data" in x && "shape" in x && "dtype" in x;
 }
 
-/** Reads numbers from an array or a tensor (with `dataSync()`, so not on webgpu). */
-export function values(x: Values): ArrayLike<number> {
-  if (!isTensor(x)) return x;
-  try {
-    return x.dataSync() as ArrayLike<number>;
-  } catch (e) {
-    throw new Error(
-      `Tensor cannot be read synchronously on this backend (${
-        (e as Error).message
-      }): pass await tensor.data() instead`,
-    );
-  }
+/**
+ * The numbers of an array (as it is) or of a tensor, read asynchronously (`await t.data()`,
+ * which every backend allows, webgpu included); the tensor is not disposed.
+ */
+export async function values(x: Values): Promise<Numbers> {
+  return isTensor(x) ? await x.data() as Numbers : x;
+}
+
+// Draws from the numbers of `inputs`: at once when none is a tensor, else once all are read.
+function withNumbers(
+  inputs: readonly Values[],
+  draw: (numbers: Numbers[]) => Figure,
+): Figure | Promise<Figure> {
+  if (!inputs.some(isTensor)) return draw(inputs as Numbers[]);
+  return Promise.all(inputs.map(values)).then(draw);
 }
 
 function checkSize(width: number, height: number, label: string): void {
@@ -326,12 +334,25 @@ export interface ProgressOptions {
   height?: number;
 }
 
-/** Plots a loss history as faint dots joined by a faint line, like the book's `plot_progress()` (`df.plot(alpha=0.1, marker='.')`). */
+/**
+ * Plots a loss history as faint dots joined by a faint line, like the book's
+ * `plot_progress()` (`df.plot(alpha=0.1, marker='.')`). A tensor gives a promise of the figure.
+ */
+export function plotProgress(progress: Numbers, options?: ProgressOptions): Figure;
+export function plotProgress(progress: Tensor, options?: ProgressOptions): Promise<Figure>;
+export function plotProgress(
+  progress: Values,
+  options?: ProgressOptions,
+): Figure | Promise<Figure>;
 export function plotProgress(
   progress: Values,
   options: ProgressOptions = {},
-): Figure {
-  const ys = Array.from(values(progress));
+): Figure | Promise<Figure> {
+  return withNumbers([progress], ([ys]) => progressFigure(ys, options));
+}
+
+function progressFigure(progress: Numbers, options: ProgressOptions): Figure {
+  const ys = Array.from(progress);
   const {
     yticks = [0, 0.25, 0.5],
     alpha = 0.1,
@@ -413,9 +434,9 @@ interface Drawn {
   png: Uint8Array;
 }
 
-function drawImage(pixels: Values, options: ImshowOptions): Drawn {
+function drawImage(pixels: Numbers, options: ImshowOptions): Drawn {
   const { width, height } = options;
-  const rgb = toRgb(values(pixels), options);
+  const rgb = toRgb(pixels, options);
   const png = encodePng(rgb, { width, height, channels: 3 });
   const href = `data:image/png;base64,${toBase64(png)}`;
   const size = options.size ?? 320;
@@ -476,12 +497,22 @@ function drawImage(pixels: Values, options: ImshowOptions): Drawn {
   return { el, png };
 }
 
-/** Shows numbers as an image, like `plt.imshow(img, interpolation='none', cmap='Blues')`: crisp pixels, y down. */
-export function imshow(pixels: Values, options: ImshowOptions): Figure {
+/**
+ * Shows numbers as an image, like `plt.imshow(img, interpolation='none', cmap='Blues')`:
+ * crisp pixels, y down. A tensor gives a promise of the figure.
+ */
+export function imshow(pixels: Numbers, options: ImshowOptions): Figure;
+export function imshow(pixels: Tensor, options: ImshowOptions): Promise<Figure>;
+export function imshow(pixels: Values, options: ImshowOptions): Figure | Promise<Figure>;
+export function imshow(pixels: Values, options: ImshowOptions): Figure | Promise<Figure> {
+  checkSize(options.width, options.height, "Image");
+  return withNumbers([pixels], ([p]) => imshowFigure(p, options));
+}
+
+function imshowFigure(pixels: Numbers, options: ImshowOptions): Figure {
   const { width, height } = options;
-  checkSize(width, height, "Image");
   if (options.axes === false) {
-    const rgb = toRgb(values(pixels), options);
+    const rgb = toRgb(pixels, options);
     const factor = Math.max(1, Math.floor((options.size ?? 320) / width));
     const big = upscale(rgb, { width, height, channels: 3, factor });
     const png = encodePng(big, {
@@ -513,9 +544,21 @@ export interface ImageGridOptions extends ImageOptions {
   cellSize?: number;
 }
 
-/** Draws images in a grid, like the book's `f, axarr = plt.subplots(2, 3)` of generated samples. */
-export function imageGrid(images: Values[], options: ImageGridOptions): Figure {
-  const { rows, cols, titles, title } = options;
+/**
+ * Draws images in a grid, like the book's `f, axarr = plt.subplots(2, 3)` of generated
+ * samples. Tensors among the images give a promise of the figure.
+ */
+export function imageGrid(images: readonly Numbers[], options: ImageGridOptions): Figure;
+export function imageGrid(images: readonly Tensor[], options: ImageGridOptions): Promise<Figure>;
+export function imageGrid(
+  images: readonly Values[],
+  options: ImageGridOptions,
+): Figure | Promise<Figure>;
+export function imageGrid(
+  images: readonly Values[],
+  options: ImageGridOptions,
+): Figure | Promise<Figure> {
+  const { rows, cols } = options;
   if (
     !(Number.isInteger(rows) && Number.isInteger(cols) && rows > 0 && cols > 0)
   ) {
@@ -529,6 +572,11 @@ export function imageGrid(images: Values[], options: ImageGridOptions): Figure {
     );
   }
   checkSize(options.width, options.height, "Image");
+  return withNumbers(images, (numbers) => gridFigure(numbers, options));
+}
+
+function gridFigure(images: Numbers[], options: ImageGridOptions): Figure {
+  const { rows, cols, titles, title } = options;
   const cellSize = options.cellSize ?? (cols > 4 ? 160 : 200);
   const grid: Block[][] = [];
   let cellHeight = 0;
@@ -576,9 +624,19 @@ export interface BarChartOptions {
   height?: number;
 }
 
-/** Draws one bar per value, like `pandas.DataFrame(output).plot(kind='bar', legend=False, ylim=(0,1))`. */
-export function barChart(data: Values, options: BarChartOptions = {}): Figure {
-  const ys = Array.from(values(data));
+/**
+ * Draws one bar per value, like `pandas.DataFrame(output).plot(kind='bar', legend=False,
+ * ylim=(0,1))`. A tensor gives a promise of the figure.
+ */
+export function barChart(data: Numbers, options?: BarChartOptions): Figure;
+export function barChart(data: Tensor, options?: BarChartOptions): Promise<Figure>;
+export function barChart(data: Values, options?: BarChartOptions): Figure | Promise<Figure>;
+export function barChart(data: Values, options: BarChartOptions = {}): Figure | Promise<Figure> {
+  return withNumbers([data], ([ys]) => barFigure(ys, options));
+}
+
+function barFigure(data: Numbers, options: BarChartOptions): Figure {
+  const ys = Array.from(data);
   const { ylim = [0, 1], title, width = 480, height = 320 } = options;
   checkSize(width, height, "Chart");
   return figure({
@@ -619,20 +677,45 @@ export interface LinePlotOptions {
   height?: number;
 }
 
-/** Plots y against x, one line per named series (`{name: ys}`) with a legend. */
+/**
+ * Plots y against x, one line per named series (`{name: ys}`) with a legend. Tensors
+ * among them give a promise of the figure.
+ */
+export function linePlot(
+  xs: Numbers,
+  ys: Numbers | Record<string, Numbers>,
+  options?: LinePlotOptions,
+): Figure;
+export function linePlot(
+  xs: Values,
+  ys: Values | Record<string, Values>,
+  options?: LinePlotOptions,
+): Figure | Promise<Figure>;
 export function linePlot(
   xs: Values,
   ys: Values | Record<string, Values>,
   options: LinePlotOptions = {},
-): Figure {
-  const x = Array.from(values(xs));
+): Figure | Promise<Figure> {
   const series: Record<string, Values> = isTensor(ys) || "length" in ys
     ? { y: ys as Values }
     : ys as Record<string, Values>;
   const names = Object.keys(series);
+  return withNumbers(
+    [xs, ...names.map((n) => series[n])],
+    ([x, ...y]) => lineFigure(x, names, y, options),
+  );
+}
+
+function lineFigure(
+  xs: Numbers,
+  names: string[],
+  series: Numbers[],
+  options: LinePlotOptions,
+): Figure {
+  const x = Array.from(xs);
   const rows: Array<{ x: number; y: number; series: string }> = [];
-  for (const name of names) {
-    const y = values(series[name]);
+  for (const [k, name] of names.entries()) {
+    const y = series[k];
     if (y.length !== x.length) {
       throw new Error(
         `Series ${name} has ${y.length} values but xs has ${x.length}: pass equal lengths`,

@@ -10,6 +10,7 @@ import {
   JUPYTER_DISPLAY,
   linePlot,
   plotProgress,
+  values,
 } from "./plot.ts";
 import { decodePng, type PngImage } from "./png.ts";
 
@@ -134,14 +135,43 @@ Deno.test("imshow() reads RGB as 0-1 floats and bytes as 0-255", () => {
   assert.deepEqual(pixel(b, 0, 0), [10, 20, 30]);
 });
 
-Deno.test("imshow() reads a tensor without disposing it", () => {
+Deno.test("imshow() reads a tensor asynchronously without disposing it", async () => {
   const t = tf.tensor2d([[0, 1], [1, 0]]);
   const before = tf.memory().numTensors;
-  const [png] = embedded(imshow(t, { width: 2, height: 2, cmap: "gray" }).svg);
+  const pending = imshow(t, { width: 2, height: 2, cmap: "gray" });
+  assert.ok(pending instanceof Promise, "a tensor gives a promise of the figure");
+  const fig = await pending;
+  const [png] = embedded(fig.svg);
   assert.deepEqual(pixel(png, 1, 0), [255, 255, 255]);
   assert.equal(tf.memory().numTensors, before);
   assert.ok(!t.isDisposed);
+  // The same figure as from the numbers, which come back at once.
+  const now = imshow([0, 1, 1, 0], { width: 2, height: 2, cmap: "gray" });
+  assert.ok(now instanceof Figure);
+  assert.equal(fig.svg, now.svg);
+  assert.deepEqual(await values(t), new Float32Array([0, 1, 1, 0]));
+  assert.deepEqual(await values([3, 4]), [3, 4]);
   t.dispose();
+});
+
+Deno.test("imageGrid(), plotProgress() and linePlot() take tensors too (a promise of the same figure)", async () => {
+  const a = [0, 0.5, 1, 0.25], b = [1, 0, 0, 1];
+  const ta = tf.tensor1d(a), tb = tf.tensor1d(b);
+  try {
+    const grid = { rows: 1, cols: 2, width: 2, height: 2 };
+    const mixed = imageGrid([ta, b], grid);
+    assert.ok(mixed instanceof Promise);
+    assert.equal((await mixed).svg, imageGrid([a, b], grid).svg);
+    // Clip-path ids count up from chart to chart.
+    const svg = (f: Figure) => f.svg.replace(/plot-clip-\d+/g, "clip");
+    assert.equal(svg(await plotProgress(ta)), svg(plotProgress(a)));
+    const lines = linePlot(ta, { a: tb, b }, { title: "t" });
+    assert.ok(lines instanceof Promise);
+    assert.equal(svg(await lines), svg(linePlot(a, { a: b, b }, { title: "t" })));
+    assert.ok(!ta.isDisposed && !tb.isDisposed);
+  } finally {
+    tf.dispose([ta, tb]);
+  }
 });
 
 Deno.test("imshow() throws a clear error when the pixel count is wrong", () => {
@@ -198,8 +228,10 @@ Deno.test("imageGrid() lays out rows x cols images with titles", () => {
   );
 });
 
-Deno.test("barChart() draws one bar per classifier output", () => {
-  const fig = barChart(tf.tensor1d([0, 0.1, 0.9, 0, 0, 0, 0, 0, 0, 0.2]));
+Deno.test("barChart() draws one bar per classifier output", async () => {
+  const t = tf.tensor1d([0, 0.1, 0.9, 0, 0, 0, 0, 0, 0, 0.2]);
+  const fig = await barChart(t);
+  t.dispose();
   const bars = /aria-label="bar"[^>]*>(.*?)<\/g>/s.exec(fig.svg)?.[1] ?? "";
   assert.equal(count(bars, /<rect/g), 10);
   assert.ok(fig.svg.includes(XMLNS));
