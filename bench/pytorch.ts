@@ -14,9 +14,13 @@ export const PYTHON = "/usr/bin/python3";
 /** The PyTorch benchmark script. */
 export const PYTORCH_BENCH = fileURLToPath(new URL("./pytorch/bench.py", import.meta.url));
 
-/** Where and when the stored reference figures below were measured. */
+/**
+ * Where and when the stored reference figures below were measured. Debian's python3-torch with
+ * the reference BLAS (libblas3, what `setup.sh --pytorch` installs), where fresh memory was cheap;
+ * notebook 14's figure would be several times smaller with OpenBLAS (see bench.py's docstring).
+ */
 export const TORCH_REFERENCE_SOURCE =
-  "PyTorch 1.13, CPU, 1 thread, project VM (2 cores), 2026-11; not this run";
+  "PyTorch 1.13, CPU, 1 thread, reference BLAS, project VM (2 cores), 2026-11; not this run";
 
 /** Stored reference: ms per SGD step of notebook 03's classifier (batch 1). */
 export const TORCH_SGD_MS = 0.23;
@@ -78,6 +82,12 @@ export interface TorchResult {
   /** "mnist" (data/mnist_train.csv) or "random" pixels. */
   data: string;
   quick: boolean;
+  /** The libblas.so.3 torch loaded: "openblas", "reference" (libblas3), or its path. */
+  blas?: string;
+  /** GLIBC_TUNABLES bench.py ran under ("glibc.malloc.hugetlb=1"), or "default". */
+  malloc?: string;
+  /** The kernel's transparent huge page mode: "always", "madvise", "never". */
+  thp?: string;
 }
 
 /** Results of one bench.py run, or why it could not run. */

@@ -2,6 +2,7 @@
 """PyTorch versions of the workloads bench/*.ts times, re-typed from the book, on one thread.
 
     /usr/bin/python3 bench/pytorch/bench.py [classifier] [gan] [cnn] [faces] [--quick]
+                                             [--stock-malloc]
 
 With no workload named, all run. Each result is ONE line of JSON on stdout (progress
 notes go to stderr), for a TypeScript bench to parse:
@@ -17,6 +18,21 @@ the thread count and where the images came from ("data": "mnist" reads the first
 data/mnist_train.csv, made by `deno task data`; otherwise "random" pixels, which time the
 same). --quick runs few steps: a smoke test, not a measurement.
 
+Memory and BLAS. Before torch loads, bench.py re-runs itself with
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (glibc 2.35 or later: malloc asks for transparent huge
+pages, which the kernel gives where /sys/kernel/mm/transparent_hugepage/enabled is "madvise" or
+"always") and OPENBLAS_NUM_THREADS=1. The workloads are the book's either way; what changes is the
+cost of fresh memory. glibc hands every block over 32 MiB back to the kernel when it is freed, so
+each face GAN iteration touches about 700 MiB (notebook 12) or 390 MiB (notebook 14) of new pages:
+some 180,000 and 100,000 4 KiB page faults. On an ordinary Linux machine those cost well under a
+microsecond each; on the project VM (a Firecracker guest) they cost 12-30 us each, which made
+notebook 12's iteration 4-9 s instead of about 0.5 s. With huge pages the same memory is 2 MiB
+faults and the iteration is back to its arithmetic. --stock-malloc skips the re-run, to see the
+difference. Debian's python3-torch calls whichever libblas.so.3 the system selects: the reference
+BLAS (libblas3) unless OpenBLAS (libopenblas0-pthread) is installed; with OpenBLAS, notebook 14's
+transposed convolutions (im2col + sgemm) are several times faster. Every line says which
+("blas", "malloc", "thp"), so figures measured under different conditions are not mixed up.
+
 Benches (the "bench" key), matching bench/*.ts:
   classifier_sgd, classifier_adam    notebook 03 and 04 (combined) classifiers, batch 1
   gan_iteration                      notebook 08's MNIST GAN, one image per iteration
@@ -30,8 +46,18 @@ import os
 import sys
 import time
 
-import torch
-from torch import nn
+# OpenBLAS (when the system's libblas.so.3 is OpenBLAS) reads this as torch loads it; Debian's torch
+# is built with BLAS_INFO=generic, so torch.set_num_threads does not reach OpenBLAS's own threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# glibc reads GLIBC_TUNABLES only as a process starts, hence the re-run (see "Memory and BLAS").
+if (__name__ == "__main__" and "--stock-malloc" not in sys.argv
+        and "glibc.malloc.hugetlb" not in os.environ.get("GLIBC_TUNABLES", "")):
+    tunables = ":".join(filter(None, [os.environ.get("GLIBC_TUNABLES"), "glibc.malloc.hugetlb=1"]))
+    os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
+              {**os.environ, "GLIBC_TUNABLES": tunables})
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 THREADS = 1
 torch.set_num_threads(THREADS)
@@ -44,6 +70,36 @@ def note(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
+def blas_library():
+    """Which libblas.so.3 torch loaded: "openblas", "reference" (Debian's libblas3) or its path."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1]}
+    except OSError:
+        return "unknown"
+    real = sorted({os.path.realpath(p) for p in paths})
+    if any("openblas" in p for p in real):
+        return "openblas"
+    if any(p.endswith("/blas/libblas.so.3") or "/blas/libblas.so.3." in p for p in real):
+        return "reference"
+    return ", ".join(real) or "none"
+
+
+def thp_mode():
+    """The kernel's transparent huge page mode ("always", "madvise", "never")."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            text = f.read()
+        return text[text.index("[") + 1:text.index("]")]
+    except (OSError, ValueError):
+        return "unknown"
+
+
+BLAS = blas_library()
+THP = thp_mode()
+MALLOC = os.environ.get("GLIBC_TUNABLES") or "default"
+
+
 def emit(bench, name, per_round, steps, unit, data, **extra):
     s = sorted(per_round)
     q = lambda p: s[min(len(s) - 1, int(p * len(s)))]  # noqa: E731
@@ -51,7 +107,8 @@ def emit(bench, name, per_round, steps, unit, data, **extra):
     extra = {k: r(v) if isinstance(v, float) else v for k, v in extra.items()}
     line = {"bench": bench, "name": name, "ms": r(q(0.5)), "p10_ms": r(q(0.1)), "p90_ms": r(q(0.9)),
             "steps": steps, "unit": unit, **extra, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "data": data, "quick": QUICK}
+            "threads": torch.get_num_threads(), "data": data, "quick": QUICK, "blas": BLAS,
+            "malloc": MALLOC, "thp": THP}
     print(json.dumps(line), flush=True)
 
 
@@ -310,7 +367,15 @@ def main():
     if unknown:
         note(f"Unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHES)}")
         return 2
-    note(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    note(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), BLAS {BLAS}, "
+         f"malloc {MALLOC}, transparent huge pages {THP}")
+    if BLAS == "reference":
+        note("reference BLAS (libblas3): gemv and gemm (notebook 14's transposed convolutions, "
+             "batched GANs) run several times slower than with OpenBLAS "
+             "(apt-get install libopenblas0-pthread)")
+    if THP == "never" and "--stock-malloc" not in sys.argv:
+        note("transparent huge pages are off: glibc.malloc.hugetlb=1 changes nothing, and large "
+             "fresh tensors cost one page fault per 4 KiB")
     for w in wanted:
         BENCHES[w]()
     return 0
