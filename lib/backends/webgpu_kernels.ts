@@ -60,8 +60,8 @@ interface KernelSpec {
   uniforms: Uniform[];
   /** Workgroups to launch (spread over two dimensions when over 65,535). */
   groups: number;
-  /** Every binding is read as vec4<f32> (elementwise kernels over a multiple of 4 floats). */
-  vec4?: boolean;
+  /** Bindings read as vec4<f32> (all, or per binding): elementwise kernels over 4n floats. */
+  vec4?: boolean | boolean[];
   /** Uniforms that change every step (Adam's bias corrections): not worth caching. */
   volatile?: boolean;
   /**
@@ -96,16 +96,21 @@ function pipelineFor(device: GPUDevice, key: string, code: () => string): GPUCom
   return p;
 }
 
+/** Whether binding `i` of `spec` is read as vec4<f32>. */
+function wide(spec: KernelSpec, i: number): boolean {
+  return Array.isArray(spec.vec4) ? spec.vec4[i] : !!spec.vec4;
+}
+
 /** The WGSL header: bindings, uniforms, and `wg` (flat workgroup index) helpers. */
 function header(spec: KernelSpec): string {
   const nOut = spec.outputs.length + (spec.inplace?.length ?? 0);
   const lines = spec.names.map((name, i) =>
     `@group(0) @binding(${i}) var<storage, ${i < nOut ? "read_write" : "read"}> ${name}: array<${
-      spec.vec4 ? "vec4<f32>" : "f32"
+      wide(spec, i) ? "vec4<f32>" : "f32"
     }>;`
   );
   // V is the element type, so one body serves the scalar and the vec4 variants.
-  lines.push(`alias V = ${spec.vec4 ? "vec4<f32>" : "f32"};`);
+  lines.push(`alias V = ${spec.vec4 === true ? "vec4<f32>" : "f32"};`);
   const fields = spec.uniforms.map(([t, name]) => `${name}: ${t},`);
   // Pad the uniform struct to 16 bytes, as uniform buffers want.
   for (let i = spec.uniforms.length; i % 4 !== 0; i++) fields.push(`_pad${i}: u32,`);
@@ -454,18 +459,21 @@ const KERNELS: Record<string, Kernel> = {
   },
   MyoganOuter: (b, { u, x, acc }) => {
     const rows = size(u), cols = size(x);
+    // Four columns a thread when the row length allows (every layer of the book's networks).
+    const w = cols % 4 === 0 ? 4 : 1, c = cols / w;
     return dispatch(b, {
-      key: `outer_${!!acc}`,
+      key: `outer${w}_${!!acc}`,
+      vec4: w === 4 ? (acc ? [true, false, true, true] : [true, false, true]) : false,
       names: acc ? ["G", "uu", "x", "acc"] : ["G", "uu", "x"],
       outputs: [[rows, cols]],
       inputs: acc ? [u, x, acc] : [u, x],
-      uniforms: [["u32", "n", rows * cols], ["u32", "cols", cols]],
-      groups: gridGroups(rows * cols),
+      uniforms: [["u32", "n", rows * c], ["u32", "cols", c]],
+      groups: gridGroups(rows * c),
       split: {
         units: rows,
         per: acc ? [cols, 1, 0, cols] : [cols, 1, 0],
-        uniforms: (n) => [["u32", "n", n * cols], ["u32", "cols", cols]],
-        groups: (n) => gridGroups(n * cols),
+        uniforms: (n) => [["u32", "n", n * c], ["u32", "cols", c]],
+        groups: (n) => gridGroups(n * c),
       },
       body: `${GRID}
     G[i] = uu[i / u.cols] * x[i % u.cols]${acc ? " + acc[i]" : ""};
