@@ -7,7 +7,7 @@
 #   bash scripts/setup.sh [--pytorch] [--webgpu] && deno task test
 #
 # Optional extras, only when asked (flags combine, in any order):
-#   --pytorch  PyTorch 1.13 for /usr/bin/python3 (Debian's python3-torch): `deno task bench
+#   --pytorch  PyTorch 1.13 for /usr/bin/python3 (Debian's python3-torch, with OpenBLAS): `deno task bench
 #              --pytorch` times the same workloads in PyTorch, and `deno task golden` remakes
 #              the golden fixtures.
 #   --webgpu   Mesa's software Vulkan adapter (mesa-vulkan-drivers, llvmpipe), so the webgpu
@@ -140,9 +140,16 @@ step "deno jupyter --install --force (registering Deno's Jupyter kernel)" \
   deno jupyter --install --force
 
 # 5. Optional: PyTorch for /usr/bin/python3 (--pytorch).
-torch_installed() { [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" >/dev/null 2>&1; }
+# Debian's torch calls the system libblas.so.3, which without OpenBLAS is the slow reference
+# BLAS (measured 2026-12-02: notebook 14's PyTorch iteration 9.3 s with it, 1.6 s with OpenBLAS):
+# a side-by-side benchmark against that would flatter us.
+torch_installed() {
+  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import torch" >/dev/null 2>&1 &&
+    apt_installed libopenblas0-pthread
+}
 if [ "$WANT_PYTORCH" -eq 1 ]; then
-  apt_extra "PyTorch for /usr/bin/python3" torch_installed python3-torch
+  apt_extra "PyTorch (with OpenBLAS) for /usr/bin/python3" torch_installed python3-torch \
+    libopenblas0-pthread
 fi
 
 # 6. Optional: Mesa's software Vulkan adapter, which Deno's WebGPU finds (--webgpu).
