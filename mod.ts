@@ -73,6 +73,7 @@ export {
 } from "./lib/engine/mod.ts";
 export type {
   CheckpointContents,
+  ConvOptions,
   LossFunction,
   OptimizerState,
   RngState,

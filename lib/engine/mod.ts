@@ -67,6 +67,7 @@ export {
   Tanh,
   View,
 } from "./nn.ts";
+export type { ConvOptions } from "./nn.ts";
 export { Adam, Optimizer, scheduledLr, SGD } from "./optim.ts";
 export type { OptimizerState } from "./optim.ts";
 export {

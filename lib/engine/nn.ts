@@ -566,33 +566,57 @@ function filterGrad(
   }) as tf.Tensor;
 }
 
-/** 2-D convolution on NHWC images, like `nn.Conv2d` (PyTorch init; weight stored [kh, kw, in, out]). */
-export class Conv2d extends Module {
+/** Options of the convolutions, PyTorch's keyword arguments. */
+export interface ConvOptions {
+  /** Step between kernel positions (default 1). */
+  stride?: Pair;
+  /** Zero padding (Conv2d) or border crop (ConvTranspose2d) per side (default 0). */
+  padding?: Pair;
+  /** Learn a bias per output channel (default true). */
+  bias?: boolean;
+}
+
+/** What Conv2d and ConvTranspose2d share, like PyTorch's `_ConvNd`: sizes and parameters. */
+abstract class ConvBase extends Module {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
   readonly kernelSize: [number, number];
   readonly stride: [number, number];
   readonly padding: [number, number];
-  /** `inChannels` to `outChannels` with a square or [h, w] kernel. */
+  /** `torchShape` is PyTorch's weight shape, `fanIn` the fan-in its initialisation uses. */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
-    opts: { stride?: Pair; padding?: Pair; bias?: boolean } = {},
+    opts: ConvOptions,
+    layout: (
+      kh: number,
+      kw: number,
+    ) => { torchShape: [number, number, number, number]; fanIn: number },
   ) {
     super();
     this.kernelSize = pair(kernelSize);
     this.stride = pair(opts.stride ?? 1);
     this.padding = pair(opts.padding ?? 0);
-    const [kh, kw] = this.kernelSize;
-    const params = convParameters(
-      [outChannels, inChannels, kh, kw],
-      inChannels * kh * kw,
-      outChannels,
-      opts.bias !== false,
-    );
+    const { torchShape, fanIn } = layout(...this.kernelSize);
+    const params = convParameters(torchShape, fanIn, outChannels, opts.bias !== false);
     this.weight = params.weight;
     this.bias = params.bias;
+  }
+  /** TF.js's padding argument for `padding`. */
+  protected padArg(): "valid" | ReturnType<typeof explicitPad> {
+    return this.padding[0] === 0 && this.padding[1] === 0 ? "valid" : explicitPad(this.padding);
+  }
+}
+
+/** 2-D convolution on NHWC images, like `nn.Conv2d` (PyTorch init; weight stored [kh, kw, in, out]). */
+export class Conv2d extends ConvBase {
+  /** `inChannels` to `outChannels` with a square or [h, w] kernel. */
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
+    super(inChannels, outChannels, kernelSize, opts, (kh, kw) => ({
+      torchShape: [outChannels, inChannels, kh, kw],
+      fanIn: inChannels * kh * kw,
+    }));
   }
   /** `[N, H, W, Cin] -> [N, H', W', Cout]` with H' = floor((H + 2p - k) / s) + 1. */
   forward(input: tf.Tensor): tf.Tensor {
@@ -601,9 +625,7 @@ export class Conv2d extends Module {
       `Conv2d(${this.inChannels}, ${this.outChannels})`,
       this.inChannels,
     );
-    const pad = this.padding[0] === 0 && this.padding[1] === 0
-      ? "valid"
-      : explicitPad(this.padding);
+    const pad = this.padArg();
     const W = this.weight.value as tf.Tensor4D;
     // One fused kernel for the convolution and its bias (one dispatch on webgpu).
     let y: tf.Tensor = tf.fused.conv2d({
@@ -627,34 +649,15 @@ export class Conv2d extends Module {
 }
 
 /** Transposed 2-D convolution on NHWC images, like `nn.ConvTranspose2d` (padding crops each border). */
-export class ConvTranspose2d extends Module {
-  readonly weight: Parameter;
-  readonly bias: Parameter | null;
-  readonly kernelSize: [number, number];
-  readonly stride: [number, number];
-  readonly padding: [number, number];
+export class ConvTranspose2d extends ConvBase {
   /** `inChannels` to `outChannels`; output size (in - 1) * s - 2p + k. */
-  constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
-    kernelSize: Pair,
-    opts: { stride?: Pair; padding?: Pair; bias?: boolean } = {},
-  ) {
-    super();
-    this.kernelSize = pair(kernelSize);
-    this.stride = pair(opts.stride ?? 1);
-    this.padding = pair(opts.padding ?? 0);
-    const [kh, kw] = this.kernelSize;
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
     // PyTorch's weight is [in, out, kh, kw] and its fan-in is taken from dim 1: out * kh * kw.
     // TF.js conv2dTranspose wants [kh, kw, out, in].
-    const params = convParameters(
-      [inChannels, outChannels, kh, kw],
-      outChannels * kh * kw,
-      outChannels,
-      opts.bias !== false,
-    );
-    this.weight = params.weight;
-    this.bias = params.bias;
+    super(inChannels, outChannels, kernelSize, opts, (kh, kw) => ({
+      torchShape: [inChannels, outChannels, kh, kw],
+      fanIn: outChannels * kh * kw,
+    }));
   }
   /** Output spatial size for an input size, PyTorch's formula. */
   outputSize(h: number, w: number): [number, number] {
@@ -676,9 +679,7 @@ export class ConvTranspose2d extends Module {
         `ConvTranspose2d output would be ${oh}x${ow}: the input [${x.shape}] is too small`,
       );
     }
-    const pad = this.padding[0] === 0 && this.padding[1] === 0
-      ? "valid"
-      : explicitPad(this.padding);
+    const pad = this.padArg();
     const W = this.weight.value as tf.Tensor4D;
     const outShape: [number, number, number, number] = [
       x.shape[0],
