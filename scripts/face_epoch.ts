@@ -41,7 +41,14 @@ import {
   generateFace,
   SYNTHETIC_NOTE,
 } from "../lib/data/faces.ts";
-import { encodePng, imageGrid, type ProgressBar, progressBar } from "../lib/display/mod.ts";
+import {
+  encodePng,
+  imageGrid,
+  type ProgressBar,
+  progressBar,
+  tileImages,
+  toRgb,
+} from "../lib/display/mod.ts";
 import { writeAtomic } from "../lib/data/atomic.ts";
 
 const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]" +
@@ -200,7 +207,12 @@ async function writeOutputs(out: string, D: Discriminator, G: Generator, conv: b
     images.push(new Float32Array(await t.data()));
     t.dispose();
   }
-  await writeAtomic(`${out}/generated.png`, gridPng(images, h, w, 2, 3));
+  const grid = tileImages(images.map((data) => ({ width: w, height: h, channels: 3, data })), {
+    rows: 2,
+    cols: 3,
+  });
+  const size = { width: grid.width, height: grid.height, channels: 3 } as const;
+  await writeAtomic(`${out}/generated.png`, encodePng(toRgb(grid.data, size), size));
   await writeAtomic(
     `${out}/generated.svg`,
     imageGrid(images, { rows: 2, cols: 3, width: w, height: h, channels: 3 }).svg,
@@ -220,28 +232,6 @@ function faceTensor(index: number, crop: boolean): tf.Tensor3D {
       x = Math.floor(FACE_WIDTH / 2) - CROP_SIZE / 2;
     return img.slice([y, x, 0], [CROP_SIZE, CROP_SIZE, 3]);
   });
-}
-
-/** Tiles `images` (each h x w x 3, values 0-1) into a rows x cols PNG. */
-function gridPng(
-  images: Float32Array[],
-  h: number,
-  w: number,
-  rows: number,
-  cols: number,
-): Uint8Array {
-  const W = cols * w, out = new Uint8Array(rows * h * W * 3);
-  images.forEach((img, k) => {
-    const r0 = Math.floor(k / cols) * h, c0 = (k % cols) * w;
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w * 3; x++) {
-        out[((r0 + y) * W + c0) * 3 + x] = Math.round(
-          Math.min(1, Math.max(0, img[y * w * 3 + x])) * 255,
-        );
-      }
-    }
-  });
-  return encodePng(out, { width: W, height: rows * h, channels: 3 });
 }
 
 if (import.meta.main) {

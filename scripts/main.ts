@@ -41,7 +41,7 @@ import {
 } from "../mod.ts";
 import { NonFiniteWeightsError, ResumableRun } from "../lib/book/mod.ts";
 import { exists, writeAtomic } from "../lib/data/mod.ts";
-import { decodePng, encodePng, toRgb, upscale } from "../lib/display/mod.ts";
+import { decodePng, encodePng, tileImages, toRgb, upscale } from "../lib/display/mod.ts";
 import { getRngState, setRngState, syncReads } from "../lib/engine/mod.ts";
 import { positiveNumber } from "./_cli.ts";
 
@@ -501,17 +501,13 @@ async function sampleGrid(G: MnistGenerator, seeds: Float32Array, title: string)
   const pixels = await tensorData(() =>
     noGrad(() => G.forward(tf.tensor2d(seeds, [n, SEED_SIZE])))
   );
-  const s = MNIST_SIDE;
-  const w = GRID_COLS * s + (GRID_COLS - 1) * GAP, h = GRID_ROWS * s + (GRID_ROWS - 1) * GAP;
-  const mosaic = new Float32Array(w * h);
-  for (let k = 0; k < n; k++) {
-    const x0 = (k % GRID_COLS) * (s + GAP), y0 = Math.floor(k / GRID_COLS) * (s + GAP);
-    for (let y = 0; y < s; y++) {
-      for (let x = 0; x < s; x++) {
-        mosaic[(y0 + y) * w + x0 + x] = pixels[k * MNIST_PIXELS + y * s + x];
-      }
-    }
-  }
+  const digits = Array.from({ length: n }, (_, k) => ({
+    width: MNIST_SIDE,
+    height: MNIST_SIDE,
+    channels: 1,
+    data: pixels.subarray(k * MNIST_PIXELS, (k + 1) * MNIST_PIXELS),
+  }));
+  const { data: mosaic, width: w, height: h } = tileImages(digits, { cols: GRID_COLS, gap: GAP });
   const rgb = toRgb(mosaic, { width: w, height: h, cmap: "Blues", vmin: 0, vmax: 1 });
   const big = upscale(rgb, { width: w, height: h, channels: 3, factor: PIXEL_SCALE });
   const png = encodePng(big, { width: w * PIXEL_SCALE, height: h * PIXEL_SCALE, channels: 3 });
@@ -521,22 +517,13 @@ async function sampleGrid(G: MnistGenerator, seeds: Float32Array, title: string)
 /** Puts the per-epoch grid PNGs side by side, in epoch order, with white gaps. */
 async function samplesStrip(paths: string[]): Promise<Figure> {
   const images = await Promise.all(paths.map(async (p) => decodePng(await Deno.readFile(p))));
-  const gap = GAP * PIXEL_SCALE * 2;
-  const height = Math.max(...images.map((i) => i.height));
-  const width = images.reduce((a, i) => a + i.width, 0) + gap * (images.length - 1);
-  const out = new Uint8Array(width * height * 3).fill(255);
-  let x0 = 0;
-  for (const img of images) {
-    for (let y = 0; y < img.height; y++) {
-      for (let x = 0; x < img.width; x++) {
-        for (let c = 0; c < 3; c++) {
-          out[(y * width + x0 + x) * 3 + c] = img.data[(y * img.width + x) * img.channels + c];
-        }
-      }
-    }
-    x0 += img.width + gap;
-  }
-  return Figure.fromPng(encodePng(out, { width, height, channels: 3 }), {
+  const strip = tileImages(images, {
+    cols: images.length,
+    gap: GAP * PIXEL_SCALE * 2,
+    background: 255,
+  });
+  const { width, height } = strip;
+  return Figure.fromPng(encodePng(strip.data, { width, height, channels: 3 }), {
     width,
     height,
     title: "samples per epoch",

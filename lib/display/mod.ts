@@ -25,8 +25,17 @@ export type {
   ProgressOptions,
   Values,
 } from "./plot.ts";
-export { colormap, decodePng, encodePng, svgToPng, toBase64, toRgb, upscale } from "./png.ts";
-export type { Cmap, ImageOptions, PngImage } from "./png.ts";
+export {
+  colormap,
+  decodePng,
+  encodePng,
+  svgToPng,
+  tileImages,
+  toBase64,
+  toRgb,
+  upscale,
+} from "./png.ts";
+export type { Cmap, ImageOptions, PngImage, Raster, TileOptions } from "./png.ts";
 export {
   barString,
   DEFAULT_BAR_WIDTH,

@@ -193,6 +193,83 @@ export function upscale(
   return out;
 }
 
+/** Pixels of one image for {@linkcode tileImages}: row-major, channels interleaved. */
+export interface Raster<T extends Uint8Array | Float32Array = Uint8Array | Float32Array> {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Samples per pixel. */
+  channels: number;
+  /** Samples, `width * height * channels` of them. */
+  data: T;
+}
+
+/** How {@linkcode tileImages} lays images out. */
+export interface TileOptions {
+  /** Images per row. */
+  cols: number;
+  /** Rows (default: as many as the images fill). */
+  rows?: number;
+  /** Pixels between neighbouring images, across and down (default 0). */
+  gap?: number;
+  /** Value of the gaps and of empty cells (default 0). */
+  background?: number;
+}
+
+/**
+ * Tiles images of one size row by row into a grid, `gap` pixels apart, filling gaps and empty
+ * cells with `background`. The result has the images' channels and array type (bytes stay
+ * bytes, floats stay floats, e.g. for {@linkcode toRgb} afterwards).
+ */
+export function tileImages<T extends Uint8Array | Float32Array>(
+  images: readonly Raster<T>[],
+  options: TileOptions,
+): Raster<T> {
+  const { cols, gap = 0, background = 0 } = options;
+  const rows = options.rows ?? Math.ceil(images.length / cols);
+  if (!images.length) throw new Error("tileImages() needs at least one image");
+  if (!(Number.isInteger(cols) && cols > 0 && Number.isInteger(rows) && rows > 0)) {
+    throw new Error(
+      `Grid ${rows}x${cols} is not valid: pass whole numbers of rows and cols above 0`,
+    );
+  }
+  if (images.length > rows * cols) {
+    throw new Error(`${images.length} images do not fit a ${rows}x${cols} grid: add rows or cols`);
+  }
+  if (!(Number.isInteger(gap) && gap >= 0)) {
+    throw new Error(`Gap ${gap} is not valid: pass a whole number of pixels, 0 or more`);
+  }
+  const { width: w, height: h, channels: c } = images[0];
+  images.forEach((img, k) => {
+    if (img.width !== w || img.height !== h || img.channels !== c) {
+      throw new Error(
+        `Image ${k} is ${img.width}x${img.height}x${img.channels}, image 0 ${w}x${h}x${c}: ` +
+          "tile images of one size and channel count",
+      );
+    }
+    if (img.data.length !== w * h * c) {
+      throw new Error(
+        `Image ${k} has ${img.data.length} values but ${w}x${h}x${c} needs ${w * h * c}: ` +
+          "pass the width, height and channels of the data",
+      );
+    }
+  });
+  const width = cols * w + (cols - 1) * gap, height = rows * h + (rows - 1) * gap;
+  const size = width * height * c;
+  const data =
+    (images[0].data instanceof Float32Array ? new Float32Array(size) : new Uint8Array(size)) as T;
+  if (background !== 0) data.fill(background);
+  const rowLength = w * c;
+  images.forEach((img, k) => {
+    const x0 = (k % cols) * (w + gap), y0 = Math.floor(k / cols) * (h + gap);
+    for (let y = 0; y < h; y++) {
+      data.set(img.data.subarray(y * rowLength, (y + 1) * rowLength), ((y0 + y) * width + x0) * c);
+    }
+  });
+  return { width, height, channels: c, data };
+}
+
 // Fonts resvg can use for chart text, with their family names; the first found wins.
 // GAN_FONT (a .ttf path) overrides.
 const FONT_CANDIDATES: Array<[string, string]> = [
