@@ -28,7 +28,7 @@ import {
 } from "../lib/book/mod.ts";
 import { MNIST_TRAIN_CSV, MnistDataset } from "../lib/data/mnist.ts";
 import { manualSeed, scheduledLr } from "../lib/engine/mod.ts";
-import { positiveNumber, wholeNumber } from "./_cli.ts";
+import { ADAM_OPTIONS, adamSettings, positiveNumber, wholeNumber } from "./_cli.ts";
 
 const USAGE = `Usage: deno task batch-sweep [options]
   --batch N        images per step (default 64; 1 is the book's per-sample loop)
@@ -48,9 +48,7 @@ if (import.meta.main) {
     args: Deno.args,
     options: {
       batch: { type: "string" },
-      lr: { type: "string" },
-      "lr-end": { type: "string" },
-      beta1: { type: "string" },
+      ...ADAM_OPTIONS,
       epochs: { type: "string" },
       seconds: { type: "string" },
       seed: { type: "string" },
@@ -66,12 +64,7 @@ if (import.meta.main) {
     Deno.exit(0);
   }
   const batchSize = Math.max(1, wholeNumber("batch", values.batch, 64));
-  const lr = positiveNumber("lr", values.lr, MNIST_GAN_LR);
-  const lrEnd = values["lr-end"] === undefined
-    ? undefined
-    : positiveNumber("lr-end", values["lr-end"], 0);
-  const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
-  if (!(beta1 >= 0 && beta1 < 1)) throw new Error(`--beta1 must be in [0, 1), got ${values.beta1}`);
+  const { lr, lrEnd, beta1 } = adamSettings(values, MNIST_GAN_LR);
   const epochs = wholeNumber("epochs", values.epochs, 10);
   const seconds = positiveNumber("seconds", values.seconds, Infinity);
   const seed = wholeNumber("seed", values.seed, 42);

@@ -10,28 +10,19 @@
  * `GAN_QUICK=1` trains 1 epoch on 1,000 images and scores 500.
  * @module
  */
-import { parseArgs } from "node:util";
 import {
   BOOK_ACCURACY,
   CLASSIFIER_VARIANTS,
   type ClassifierVariant,
-  describeDevice,
-  deviceInfo,
   evaluate,
-  initBackend,
   makeClassifier,
   manualSeed,
-  MNIST_TEST_CSV,
-  MNIST_TRAIN_CSV,
-  MnistDataset,
   parseVariant,
-  QUICK,
-  quick,
   trainEpochs,
   VARIANT_DESCRIPTIONS,
 } from "../mod.ts";
 import { writeAtomic } from "../lib/data/mod.ts";
-import { wholeNumber } from "./_cli.ts";
+import * as cli from "./_classifier_cli.ts";
 
 const HELP = `Usage: deno task classifier-table [options]
 
@@ -80,37 +71,20 @@ export function markdownTable(
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      epochs: { type: "string" },
-      variants: { type: "string" },
-      seed: { type: "string" },
-      "train-limit": { type: "string" },
-      "test-limit": { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
+  const args = cli.parseClassifierArgs(Deno.args, {
+    help: HELP,
+    epochs: 3,
+    quickTrainLimit: 1000,
+    more: ["variants", "out"],
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  const epochs = wholeNumber("epochs", values.epochs, quick(3, 1));
-  const seed = wholeNumber("seed", values.seed, 42);
-  const trainLimit = wholeNumber("train-limit", values["train-limit"], quick(Infinity, 1000));
-  const testLimit = wholeNumber("test-limit", values["test-limit"], quick(Infinity, 500));
+  if (!args) return;
+  const { epochs, seed, values } = args;
   const out = values.out ?? "out/classifier_table.md";
   const variants = values.variants === undefined
     ? [...CLASSIFIER_VARIANTS]
     : values.variants.split(",").map((v) => parseVariant(v.trim()));
 
-  await initBackend();
-  const device = deviceInfo().device;
-  console.log(`${describeDevice()}${QUICK ? " (quick mode)" : ""}`);
-  const loadLimit = (n: number) => (Number.isFinite(n) ? { limit: n } : {});
-  const train = await MnistDataset.load(MNIST_TRAIN_CSV, loadLimit(trainLimit));
-  const test = await MnistDataset.load(MNIST_TEST_CSV, loadLimit(testLimit));
+  const { train, test, device } = await cli.loadClassifierData(args.trainLimit, args.testLimit);
   const settings = { epochs, seed, trainItems: train.length, testItems: test.length, device };
 
   const rows: TableRow[] = [];
@@ -147,11 +121,4 @@ async function main(): Promise<void> {
   console.log(`\n${markdownTable(rows, settings)}\nTotal ${total.toFixed(0)} s; written to ${out}`);
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`classifier_table: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await cli.runScript("classifier_table", main);

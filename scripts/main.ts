@@ -43,7 +43,7 @@ import { NonFiniteWeightsError, ResumableRun } from "../lib/book/mod.ts";
 import { exists, writeAtomic } from "../lib/data/mod.ts";
 import { decodePng, encodePng, tileImages, toRgb, upscale } from "../lib/display/mod.ts";
 import { getRngState, setRngState, syncReads } from "../lib/engine/mod.ts";
-import { positiveNumber } from "./_cli.ts";
+import { ADAM_OPTIONS, adamSettings, wholeNumber } from "./_cli.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -130,9 +130,7 @@ export function parseMainArgs(args: string[]): MainConfig | null {
       epochs: { type: "string" },
       seed: { type: "string" },
       "batch-size": { type: "string" },
-      lr: { type: "string" },
-      "lr-end": { type: "string" },
-      beta1: { type: "string" },
+      ...ADAM_OPTIONS,
       backend: { type: "string" },
       out: { type: "string" },
       fresh: { type: "boolean" },
@@ -147,38 +145,23 @@ export function parseMainArgs(args: string[]): MainConfig | null {
     console.log(HELP);
     return null;
   }
-  const int = (name: string, v: string | undefined, dflt: number, min: number) => {
-    if (v === undefined) return dflt;
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) {
-      throw new Error(`--${name} must be a whole number of at least ${min}, got "${v}"`);
-    }
-    return n;
-  };
-  const lr = positiveNumber("lr", values.lr, MNIST_GAN_LR);
-  const lrEnd = values["lr-end"] === undefined
-    ? undefined
-    : positiveNumber("lr-end", values["lr-end"], 0);
-  const beta1 = values.beta1 === undefined ? 0.9 : Number(values.beta1);
-  if (!(beta1 >= 0 && beta1 < 1)) {
-    throw new Error(`--beta1 must be a number from 0 to below 1, got "${values.beta1}"`);
-  }
+  const { lr, lrEnd, beta1 } = adamSettings(values, MNIST_GAN_LR);
   if (values.backend !== undefined) parseBackendOrder(values.backend);
   return {
-    epochs: int("epochs", values.epochs, 1, 1),
-    seed: int("seed", values.seed, 42, 0),
-    batchSize: int("batch-size", values["batch-size"], 1, 1),
+    epochs: wholeNumber("epochs", values.epochs, 1, 1),
+    seed: wholeNumber("seed", values.seed, 42),
+    batchSize: wholeNumber("batch-size", values["batch-size"], 1, 1),
     lr,
     lrEnd,
     beta1,
     backend: values.backend,
     out: values.out ?? "out/main",
     fresh: values.fresh ?? false,
-    limit: values.limit === undefined ? undefined : int("limit", values.limit, 0, 1),
+    limit: values.limit === undefined ? undefined : wholeNumber("limit", values.limit, 0, 1),
     noEval: values["no-eval"] ?? false,
     stopAfterSteps: values["stop-after-steps"] === undefined
       ? undefined
-      : int("stop-after-steps", values["stop-after-steps"], 0, 0),
+      : wholeNumber("stop-after-steps", values["stop-after-steps"], 0),
   };
 }
 

@@ -14,38 +14,21 @@
  * `GAN_QUICK=1` trains 1 epoch on 2,000 images and scores 500.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
 import {
   BOOK_ACCURACY,
   CLASSIFIER_VARIANTS,
   classifierCheckpoint,
   type ClassifierVariant,
-  describeDevice,
-  deviceInfo,
   evaluate,
-  initBackend,
   makeClassifier,
   manualSeed,
-  MNIST_TEST_CSV,
-  MNIST_TRAIN_CSV,
-  MnistDataset,
   parseVariant,
-  QUICK,
-  quick,
-  repoRoot,
   saveCheckpoint,
   trainEpochs,
 } from "../mod.ts";
 import { CHECKPOINT_MODULE } from "../lib/book/mod.ts";
 import { writeAtomic } from "../lib/data/mod.ts";
-import { wholeNumber } from "./_cli.ts";
-
-/** `path` relative to the repository root when it lies inside it. */
-function relative(path: string): string {
-  const root = repoRoot() + "/";
-  return path.startsWith(root) ? path.slice(root.length) : path;
-}
+import * as cli from "./_classifier_cli.ts";
 
 const HELP = `Usage: deno task train-classifier [options]
 
@@ -58,53 +41,29 @@ Options:
   --train-limit=N   train on the first N images only (default all, quick mode 2000)
   --test-limit=N    score the first N test images only (default all, quick mode 500)
   --checkpoint=FILE where to save the classifier (default for the combined variant: the metrics'
-                    ${relative(classifierCheckpoint())}; for the others: <out>/classifier.ckpt)
+                    ${
+  cli.repoRelative(classifierCheckpoint())
+}; for the others: <out>/classifier.ckpt)
   --out=DIR         folder for the loss chart and result.json (default out/classifier)
   --help            show this help
 Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm, cpu).`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      epochs: { type: "string" },
-      seed: { type: "string" },
-      variant: { type: "string" },
-      "train-limit": { type: "string" },
-      "test-limit": { type: "string" },
-      out: { type: "string" },
-      checkpoint: { type: "string" },
-      help: { type: "boolean" },
-    },
+  const args = cli.parseClassifierArgs(Deno.args, {
+    help: HELP,
+    epochs: 3,
+    quickTrainLimit: 2000,
+    more: ["variant", "out", "checkpoint"],
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  const epochs = wholeNumber("epochs", values.epochs, quick(3, 1));
-  const seed = wholeNumber("seed", values.seed, 42);
+  if (!args) return;
+  const { epochs, seed, values } = args;
   const variant: ClassifierVariant = parseVariant(values.variant ?? "combined");
-  const trainLimit = wholeNumber(
-    "train-limit",
-    values["train-limit"],
-    quick(Infinity, 2000),
-  );
-  const testLimit = wholeNumber(
-    "test-limit",
-    values["test-limit"],
-    quick(Infinity, 500),
-  );
   const out = (values.out ?? "out/classifier").replace(/\/+$/, "");
   // The combined classifier is the metrics' judge: one file for both (lib/settings.ts).
   const checkpoint = values.checkpoint ??
     (variant === "combined" ? classifierCheckpoint() : `${out}/${CHECKPOINT_MODULE}.ckpt`);
 
-  await initBackend();
-  const device = deviceInfo().device;
-  console.log(`${describeDevice()}${QUICK ? " (quick mode)" : ""}`);
-  const limit = (n: number) => (Number.isFinite(n) ? { limit: n } : {});
-  const train = await MnistDataset.load(MNIST_TRAIN_CSV, limit(trainLimit));
-  const test = await MnistDataset.load(MNIST_TEST_CSV, limit(testLimit));
+  const { train, test, device } = await cli.loadClassifierData(args.trainLimit, args.testLimit);
   await Deno.mkdir(out, { recursive: true });
 
   manualSeed(seed);
@@ -123,19 +82,12 @@ async function main(): Promise<void> {
     `Training the ${variant} classifier: ${epochs} epoch(s) of ${train.length} images, batch size 1`,
   );
   const started = performance.now();
-  let tensorsAfterFirstEpoch = -1;
+  const checkLeaks = cli.epochLeakCheck();
   await trainEpochs(C, train, {
     epochs,
     progress: true,
     onEpoch: async (epoch) => {
-      // As tfjs-examples do: the number of live tensors must not grow from epoch to epoch.
-      const n = tf.memory().numTensors;
-      if (tensorsAfterFirstEpoch < 0) tensorsAfterFirstEpoch = n;
-      else if (n !== tensorsAfterFirstEpoch) {
-        throw new Error(
-          `Tensor leak: ${n} live tensors after epoch ${epoch}, ${tensorsAfterFirstEpoch} after epoch 1`,
-        );
-      }
+      checkLeaks(epoch);
       await saveCheckpoint(checkpoint, {
         modules: { [CHECKPOINT_MODULE]: C },
         meta: meta({ epoch, completed: epoch === epochs }),
@@ -188,11 +140,4 @@ async function main(): Promise<void> {
   C.dispose();
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`train_classifier: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await cli.runScript("train_classifier", main);

@@ -11,30 +11,21 @@
  * `data/cnn_classifier_quick.ckpt` and `out/cnn_quick/` instead.
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { parseArgs } from "node:util";
 import {
   CNN_BOOK_ACCURACY,
   CNN_BOOK_EPOCHS,
   CNN_CHECKPOINT,
   CNN_QUICK_CHECKPOINT,
   CnnClassifier,
-  describeDevice,
-  deviceInfo,
   evaluateCnn,
-  initBackend,
   manualSeed,
-  MNIST_TEST_CSV,
-  MNIST_TRAIN_CSV,
-  MnistDataset,
   QUICK,
   quick,
-  repoRoot,
   saveCnn,
   trainEpochs,
 } from "../mod.ts";
 import { writeAtomic } from "../lib/data/mod.ts";
-import { wholeNumber } from "./_cli.ts";
+import * as cli from "./_classifier_cli.ts";
 
 const HELP =
   `Usage: deno run --allow-read --allow-write=data,out --allow-env scripts/train_cnn.ts [options]
@@ -47,48 +38,26 @@ Options:
   --seed=N          seed for the weight initialisation (default 42)
   --train-limit=N   train on the first N images only (default all, quick mode 2000)
   --test-limit=N    score the first N test images only (default all, quick mode 500)
-  --checkpoint=FILE where to save (default ${relative(CNN_CHECKPOINT)}, quick mode ${
-    relative(CNN_QUICK_CHECKPOINT)
+  --checkpoint=FILE where to save (default ${cli.repoRelative(CNN_CHECKPOINT)}, quick mode ${
+    cli.repoRelative(CNN_QUICK_CHECKPOINT)
   })
   --out=DIR         folder for the loss chart and result.json (default out/cnn, quick mode out/cnn_quick)
   --help            show this help
 Set GAN_QUICK=1 for quick mode, TFJS_BACKEND to choose the backend (default wasm, cpu).`;
 
-function relative(path: string): string {
-  const root = repoRoot() + "/";
-  return path.startsWith(root) ? path.slice(root.length) : path;
-}
-
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      epochs: { type: "string" },
-      seed: { type: "string" },
-      "train-limit": { type: "string" },
-      "test-limit": { type: "string" },
-      checkpoint: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
-    },
+  const args = cli.parseClassifierArgs(Deno.args, {
+    help: HELP,
+    epochs: CNN_BOOK_EPOCHS,
+    quickTrainLimit: 2000,
+    more: ["checkpoint", "out"],
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
-  const epochs = wholeNumber("epochs", values.epochs, quick(CNN_BOOK_EPOCHS, 1));
-  const seed = wholeNumber("seed", values.seed, 42);
-  const trainLimit = wholeNumber("train-limit", values["train-limit"], quick(Infinity, 2000));
-  const testLimit = wholeNumber("test-limit", values["test-limit"], quick(Infinity, 500));
+  if (!args) return;
+  const { epochs, seed, values } = args;
   const checkpoint = values.checkpoint ?? (QUICK ? CNN_QUICK_CHECKPOINT : CNN_CHECKPOINT);
   const out = (values.out ?? quick("out/cnn", "out/cnn_quick")).replace(/\/+$/, "");
 
-  await initBackend();
-  const device = deviceInfo().device;
-  console.log(`${describeDevice()}${QUICK ? " (quick mode)" : ""}`);
-  const limit = (n: number) => (Number.isFinite(n) ? { limit: n } : {});
-  const train = await MnistDataset.load(MNIST_TRAIN_CSV, limit(trainLimit));
-  const test = await MnistDataset.load(MNIST_TEST_CSV, limit(testLimit));
+  const { train, test, device } = await cli.loadClassifierData(args.trainLimit, args.testLimit);
   await Deno.mkdir(out, { recursive: true });
 
   manualSeed(seed);
@@ -102,7 +71,7 @@ async function main(): Promise<void> {
   const accuracyByEpoch: number[] = [];
   const secondsByEpoch: number[] = [];
   let testSeconds = 0;
-  let tensorsAfterFirstEpoch = -1;
+  const checkLeaks = cli.epochLeakCheck();
   const meta = (extra: Record<string, unknown>) => ({
     seed,
     epochs,
@@ -119,14 +88,7 @@ async function main(): Promise<void> {
     onEpoch: async (epoch) => {
       // Training time only: the testing after each epoch is left out.
       secondsByEpoch.push((performance.now() - started) / 1000 - testSeconds);
-      // As tfjs-examples do: the number of live tensors must not grow from epoch to epoch.
-      const n = tf.memory().numTensors;
-      if (tensorsAfterFirstEpoch < 0) tensorsAfterFirstEpoch = n;
-      else if (n !== tensorsAfterFirstEpoch) {
-        throw new Error(
-          `Tensor leak: ${n} live tensors after epoch ${epoch}, ${tensorsAfterFirstEpoch} after epoch 1`,
-        );
-      }
+      checkLeaks(epoch);
       const testStart = performance.now();
       const accuracy = await evaluateCnn(C, test);
       testSeconds += (performance.now() - testStart) / 1000;
@@ -173,11 +135,4 @@ async function main(): Promise<void> {
   C.dispose();
 }
 
-if (import.meta.main) {
-  try {
-    await main();
-  } catch (e) {
-    console.error(`train_cnn: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await cli.runScript("train_cnn", main);
