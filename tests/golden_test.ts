@@ -8,8 +8,8 @@
  * The fixtures in tests/fixtures/golden/ come from `deno task golden`
  * (scripts/pytorch_golden.py); this test needs no PyTorch. Tensors there are in PyTorch's
  * layout and name their conversion ("layout"): NCHW images and conv weights are transposed
- * here, explicitly, into the library's NHWC and [kh, kw, ., .] layouts. It runs on the cpu
- * and wasm backends, and on webgpu when an adapter exists.
+ * explicitly (scripts/_pytorch.ts) into the library's NHWC and [kh, kw, ., .] layouts. It
+ * runs on the cpu and wasm backends, and on webgpu when an adapter exists.
  */
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
@@ -30,8 +30,6 @@ import {
   LayerNorm,
   LeakyReLU,
   Linear,
-  type Loss,
-  type LossFunction,
   Model,
   type Module,
   MSELoss,
@@ -43,6 +41,7 @@ import {
   type Trainable,
   View,
 } from "../mod.ts";
+import { fromTorchLayout, recordingLoss, torchState } from "../scripts/_pytorch.ts";
 
 // ---------------------------------------------------------------------------- fixtures
 
@@ -120,30 +119,9 @@ function values(t: FixtureTensor): Float32Array {
   return out;
 }
 
-/** PyTorch layout -> library layout, explicitly (the fixture's `layouts` say why). */
-function convert(x: tf.Tensor, layout: string | undefined): tf.Tensor {
-  if (layout === undefined) return x;
-  if (layout === "NCHW") return tf.transpose(x, [0, 2, 3, 1]);
-  // Conv2d [out, in, kh, kw] -> [kh, kw, in, out]; ConvTranspose2d [in, out, kh, kw] -> [kh, kw, out, in].
-  if (layout === "OIHW" || layout === "IOHW") return tf.transpose(x, [2, 3, 1, 0]);
-  const m = layout.match(/^(cols|rows):(\d+),(\d+),(\d+)$/);
-  if (m) {
-    const [c, h, w] = [+m[2], +m[3], +m[4]];
-    if (m[1] === "cols") {
-      // Linear weight [out, C*H*W] reading flattened maps: columns (c, h, w) -> (h, w, c).
-      const out = x.shape[0];
-      return tf.transpose(x.reshape([out, c, h, w]), [0, 2, 3, 1]).reshape(x.shape);
-    }
-    // Linear weight [C*H*W, in] or bias [C*H*W] feeding a View into maps: rows -> (h, w, c).
-    const rest = x.size / (c * h * w);
-    return tf.transpose(x.reshape([c, h, w, rest]), [1, 2, 0, 3]).reshape(x.shape);
-  }
-  throw new Error(`unknown layout ${layout}`);
-}
-
 /** A fixture tensor in the library's layout. */
 function lib(t: FixtureTensor): tf.Tensor {
-  return tf.tidy(() => convert(tf.tensor(values(t), t.shape), t.layout));
+  return tf.tidy(() => fromTorchLayout(tf.tensor(values(t), t.shape), t.layout));
 }
 
 /** Compares a library tensor with PyTorch's, element by element: |a - e| <= atol + rtol |e|. */
@@ -158,7 +136,7 @@ async function expectClose(
   if (exp.skip?.length) {
     const m = new Float32Array(values(exp).length);
     for (const i of exp.skip) m[i] = 1;
-    const mt = tf.tidy(() => convert(tf.tensor(m, exp.shape), exp.layout));
+    const mt = tf.tidy(() => fromTorchLayout(tf.tensor(m, exp.shape), exp.layout));
     mask = await mt.data() as Float32Array;
     mt.dispose();
   }
@@ -217,16 +195,9 @@ function buildLayer(s: LayerSpec): Module {
   throw new Error(`unknown layer ${s.type}`);
 }
 
-/** Parameters and buffers of a module by PyTorch's state_dict key (Sequential: "0.weight"). */
-function stateOf(m: Module): Map<string, Parameter> {
-  return new Map(
-    [...m.namedParameters(), ...m.namedBuffers()].map(([k, p]) => [k.replace(/^layers\./, ""), p]),
-  );
-}
-
 /** Sets every parameter and buffer from the fixture (`prefix` + state_dict key). */
 function loadState(m: Module, init: Record<string, FixtureTensor>, prefix = ""): void {
-  for (const [k, p] of stateOf(m)) {
+  for (const [k, p] of torchState(m)) {
     const t = init[prefix + k];
     assert.ok(t, `fixture has no ${prefix + k}`);
     const v = lib(t);
@@ -271,17 +242,6 @@ function makeLoss(name: string): MSELoss | BCELoss {
   throw new Error(`unknown loss ${name}`);
 }
 
-/** A loss function that also keeps every loss it computes, in order. */
-function recordingLoss(inner: LossFunction, into: tf.Tensor[]): LossFunction {
-  return {
-    forward(outputs: tf.Tensor, targets: tf.Tensor): Loss {
-      const loss = inner.forward(outputs, targets);
-      into.push(tf.keep(loss.value.clone()));
-      return loss;
-    },
-  };
-}
-
 // ---------------------------------------------------------------------------- cases
 
 async function layerCase(f: Fixture): Promise<void> {
@@ -308,7 +268,7 @@ async function layerCase(f: Fixture): Promise<void> {
     }
     for (const k of Object.keys(f.expected)) {
       assert.ok(
-        ["y", "dx"].includes(k) || stateOf(m).has(k.replace(/\.(grad|after)$/, "")),
+        ["y", "dx"].includes(k) || torchState(m).has(k.replace(/\.(grad|after)$/, "")),
         `unchecked ${k}`,
       );
     }
@@ -367,7 +327,7 @@ class Stages {
 
   #state(): [string, Parameter][] {
     return Object.entries(this.nets).flatMap(([who, m]) =>
-      [...stateOf(m)].map(([k, p]) => [`${who}/${k}`, p] as [string, Parameter])
+      [...torchState(m)].map(([k, p]) => [`${who}/${k}`, p] as [string, Parameter])
     );
   }
 
