@@ -516,6 +516,40 @@ export function leakyReluGrad(x: tf.Tensor, dy: tf.Tensor, slope: number): tf.Te
   return tf.tidy(() => tf.mul(dy, tf.step(x, slope)));
 }
 
+/**
+ * What LayerNorm and BatchNorm2d compute from their statistics (unfused):
+ * [xhat * w + bias, xhat, rstd] with xhat = (x - mean) * rstd and rstd = 1 / sqrt(variance + eps).
+ */
+function normalise(
+  x: tf.Tensor,
+  mean: tf.Tensor,
+  variance: tf.Tensor,
+  eps: number,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const rstd = tf.rsqrt(tf.add(variance, eps));
+  const xhat = tf.mul(tf.sub(x, mean), rstd);
+  return [tf.add(tf.mul(xhat, w), bias), xhat, rstd];
+}
+
+/**
+ * The input gradient LayerNorm and BatchNorm2d share (unfused), with g = dy * w and the means
+ * over the normalised `axes`: rstd * (g - mean(g) - xhat * mean(g * xhat)).
+ */
+function normInputGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  rstd: tf.Tensor,
+  w: tf.Tensor,
+  axes: number | number[],
+): tf.Tensor {
+  const g = tf.mul(dy, w);
+  const meanG = tf.mean(g, axes, true);
+  const meanGX = tf.mean(tf.mul(g, xhat), axes, true);
+  return tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)));
+}
+
 /** Layer normalisation over the last axis: returns [y, xhat, rstd per row]. */
 export function layerNorm(
   x: tf.Tensor,
@@ -531,11 +565,9 @@ export function layerNorm(
     ];
   }
   return tf.tidy(() => {
-    const axis = x.rank - 1;
-    const { mean, variance } = tf.moments(x, axis, true);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(x, mean), rstd);
-    return [tf.add(tf.mul(xhat, w), bias), xhat, rstd.reshape([-1])];
+    const { mean, variance } = tf.moments(x, x.rank - 1, true);
+    const [y, xhat, rstd] = normalise(x, mean, variance, eps, w, bias);
+    return [y, xhat, rstd.reshape([-1])];
   });
 }
 
@@ -558,10 +590,7 @@ export function layerNormGrad(
     const n = dy.shape[axis];
     const rows = dy.size / n;
     const d2 = dy.reshape([rows, n]), h2 = xhat.reshape([rows, n]);
-    const g = tf.mul(d2, w);
-    const meanG = tf.mean(g, 1, true);
-    const meanGX = tf.mean(tf.mul(g, h2), 1, true);
-    const dx = tf.mul(rstd.reshape([rows, 1]), tf.sub(tf.sub(g, meanG), tf.mul(h2, meanGX)));
+    const dx = normInputGrad(d2, h2, rstd.reshape([rows, 1]), w, 1);
     return [dx.reshape(dy.shape), tf.sum(tf.mul(d2, h2), 0), tf.sum(d2, 0)];
   });
 }
@@ -615,12 +644,8 @@ export function batchNormTrain(
     const m = x.size / x.shape[x.rank - 1];
     const { mean, variance } = tf.moments(x, axes);
     const unbiased = m > 1 ? tf.mul(variance, m / (m - 1)) : variance;
-    const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(x, mean), rstd);
     return [
-      tf.add(tf.mul(xhat, w), bias),
-      xhat,
-      rstd,
+      ...normalise(x, mean, variance, eps, w, bias),
       tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)),
       tf.add(tf.mul(rv, 1 - momentum), tf.mul(unbiased, momentum)),
     ];
@@ -643,10 +668,7 @@ export function batchNormGrad(
   }
   return tf.tidy(() => {
     const axes = dy.shape.slice(0, -1).map((_, i) => i);
-    const g = tf.mul(dy, w);
-    const meanG = tf.mean(g, axes);
-    const meanGX = tf.mean(tf.mul(g, xhat), axes);
-    const dx = tf.mul(rstd, tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)));
+    const dx = normInputGrad(dy, xhat, rstd, w, axes);
     return [dx, tf.sum(tf.mul(dy, xhat), axes), tf.sum(dy, axes)];
   });
 }
