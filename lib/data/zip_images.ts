@@ -89,6 +89,32 @@ async function collect(
   return out;
 }
 
+/**
+ * An entry that `load` reads, unless it has a problem (its name is `unsafe`, for that reason, or
+ * it is larger than {@linkcode MAX_ENTRY_BYTES}): then `problem` says why and `read()` rejects.
+ */
+function imageEntry(
+  name: string,
+  size: number,
+  unsafe: string | undefined,
+  load: () => Promise<Uint8Array>,
+): ImageEntry {
+  const problem = unsafe !== undefined
+    ? `unsafe name (${unsafe}), not read`
+    : size > MAX_ENTRY_BYTES
+    ? `entry of ${size} bytes is larger than ${MAX_ENTRY_BYTES}, not read`
+    : undefined;
+  return {
+    name,
+    size,
+    problem,
+    read: () =>
+      problem === undefined
+        ? load()
+        : Promise.reject(new Error(`Entry ${name} cannot be read: ${problem}`)),
+  };
+}
+
 /** Streams the entries of a zip file in stored order, directories left out. */
 export async function* zipEntries(path: string): AsyncGenerator<ImageEntry> {
   // decodeStrings: false stops yauzl from aborting the whole zip on one unsafe name;
@@ -106,27 +132,12 @@ export async function* zipEntries(path: string): AsyncGenerator<ImageEntry> {
         false,
       );
       if (name.endsWith("/")) continue;
-      const unsafe = yauzl.validateFileName(name);
-      const size = entry.uncompressedSize;
-      const problem = unsafe !== null
-        ? `unsafe name (${unsafe}), not read`
-        : size > MAX_ENTRY_BYTES
-        ? `entry of ${size} bytes is larger than ${MAX_ENTRY_BYTES}, not read`
-        : undefined;
-      yield {
+      yield imageEntry(
         name,
-        size,
-        problem,
-        read: async () => {
-          if (problem) {
-            throw new Error(`Entry ${name} cannot be read: ${problem}`);
-          }
-          return collect(
-            await zip.openReadStreamPromise(entry),
-            MAX_ENTRY_BYTES,
-          );
-        },
-      };
+        entry.uncompressedSize,
+        yauzl.validateFileName(name) ?? undefined,
+        async () => collect(await zip.openReadStreamPromise(entry), MAX_ENTRY_BYTES),
+      );
     }
   } finally {
     zip.close();
@@ -141,19 +152,7 @@ export async function* folderEntries(dir: string): AsyncGenerator<ImageEntry> {
   names.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   for (const name of names) {
     const path = join(dir, name);
-    const size = (await Deno.stat(path)).size;
-    const problem = size > MAX_ENTRY_BYTES
-      ? `file of ${size} bytes is larger than ${MAX_ENTRY_BYTES}, not read`
-      : undefined;
-    yield {
-      name,
-      size,
-      problem,
-      read: () => {
-        if (problem) throw new Error(`File ${name} cannot be read: ${problem}`);
-        return Deno.readFile(path);
-      },
-    };
+    yield imageEntry(name, (await Deno.stat(path)).size, undefined, () => Deno.readFile(path));
   }
 }
 

@@ -7,6 +7,7 @@ import {
   folderEntries,
   imageEntries,
   isJpegName,
+  MAX_ENTRY_BYTES,
   zipEntries,
 } from "./zip_images.ts";
 import { FACE_HEIGHT, FACE_WIDTH, generateFace } from "./faces.ts";
@@ -73,6 +74,11 @@ Deno.test("zipEntries() streams names in order and flags unsafe names without re
     assert.match(seen[1][1]!, /unsafe name/);
     assert.match(seen[2][1]!, /unsafe name/);
     assert.equal(seen[3][1], undefined);
+    for await (const e of zipEntries(zip)) {
+      if (e.name === "../evil.jpg") {
+        await assert.rejects(e.read(), /Entry \.\.\/evil\.jpg cannot be read: unsafe name/);
+      }
+    }
     assert.deepEqual(
       (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
       ["t.zip"],
@@ -93,6 +99,13 @@ Deno.test("folderEntries() lists files in numeric order and imageEntries() picks
     assert.deepEqual(names, ["1.jpg", "2.jpg", "10.jpg"]);
     const viaAuto = (await Array.fromAsync(imageEntries(dir))).map((e) => e.name);
     assert.deepEqual(viaAuto, names);
+    // A file over the limit (sparse, so nothing is written) is flagged and never read.
+    const big = await Deno.open(join(dir, "big.jpg"), { create: true, write: true });
+    await big.truncate(MAX_ENTRY_BYTES + 1);
+    big.close();
+    const entry = (await Array.fromAsync(folderEntries(dir))).find((e) => e.name === "big.jpg")!;
+    assert.match(entry.problem!, /entry of 16777217 bytes is larger than 16777216, not read/);
+    await assert.rejects(entry.read(), /Entry big\.jpg cannot be read/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
