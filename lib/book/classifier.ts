@@ -191,23 +191,35 @@ export async function score(
       `batchSize must be a whole number of 1 or more, got ${batchSize}`,
     );
   }
+  return await countCorrect(
+    dataset,
+    n,
+    batchSize,
+    (images) => tensorData(() => noGrad(() => tf.argMax(model.forward(images), 1))),
+  );
+}
+
+/**
+ * How many of the first `n` items of `dataset` `labelsOf` labels correctly, given their images
+ * `batchSize` at a time: the scoring loop of the MLP ({@linkcode score}) and CNN classifiers.
+ */
+export async function countCorrect(
+  dataset: MnistDataset,
+  n: number,
+  batchSize: number,
+  labelsOf: (images: tf.Tensor2D) => Promise<ArrayLike<number>>,
+): Promise<number> {
   let correct = 0;
   for (let start = 0; start < n; start += batchSize) {
-    const indices = Array.from(
-      { length: Math.min(batchSize, n - start) },
-      (_, k) => start + k,
-    );
+    const indices = Array.from({ length: Math.min(batchSize, n - start) }, (_, k) => start + k);
     const batch = dataset.batch(indices);
     try {
-      const answers = await tensorData(() =>
-        noGrad(() => tf.argMax(model.forward(batch.images), 1))
-      );
-      answers.forEach((a, k) => {
-        if (a === batch.labels[k]) correct++;
+      const labels = await labelsOf(batch.images);
+      batch.labels.forEach((label, k) => {
+        if (labels[k] === label) correct++;
       });
     } finally {
-      batch.images.dispose();
-      batch.targets.dispose();
+      tf.dispose([batch.images, batch.targets]);
     }
   }
   return correct;

@@ -15,6 +15,7 @@ import { BatchNorm2d, Conv2d, LeakyReLU, Linear, Sequential, Sigmoid, View } fro
 import { argmaxRows } from "../engine/linalg.ts";
 import { tensorData } from "../backends/backend.ts";
 import { Adam } from "../engine/optim.ts";
+import { countCorrect } from "./classifier.ts";
 import { QUICK } from "../quick.ts";
 import { dataPath } from "../settings.ts";
 
@@ -191,28 +192,19 @@ export async function evaluateCnn(
   }
   const wasTraining = model.training;
   if (mode === "eval") model.eval();
-  let correct = 0;
   try {
-    for (let start = 0; start < n; start += 1000) {
-      const indices = Array.from({ length: Math.min(1000, n - start) }, (_, k) => start + k);
-      const batch = dataset.batch(indices);
-      try {
-        const out = await tensorData(
-          mode === "eval"
-            ? tf.tidy(() => noGrad(() => model.forward(batch.images)))
-            : await model.predict(batch.images),
-        );
-        argmaxRows(out, MNIST_CLASSES).forEach((a, k) => {
-          if (a === batch.labels[k]) correct++;
-        });
-      } finally {
-        tf.dispose([batch.images, batch.targets]);
-      }
-    }
+    const correct = await countCorrect(dataset, n, 1000, async (images) => {
+      const out = await tensorData(
+        mode === "eval"
+          ? tf.tidy(() => noGrad(() => model.forward(images)))
+          : await model.predict(images),
+      );
+      return argmaxRows(out, MNIST_CLASSES);
+    });
+    return correct / n;
   } finally {
     model.trainMode(wasTraining);
   }
-  return correct / n;
 }
 
 /** Saves a CNN (weights, BatchNorm statistics, Adam state, progress) with metadata, atomically. */
