@@ -35,9 +35,13 @@ export interface IterationResult {
   medianMs: number | null;
   minMs: number | null;
   iterations: number;
-  /** WebGPU dispatches / queue submissions per iteration (webgpu only). */
+  /** WebGPU dispatches / queue submissions / bind groups made / buffer writes per iteration. */
   dispatches?: number;
   submits?: number;
+  bindGroups?: number;
+  writes?: number;
+  /** Median CPU ms to record an iteration: the floor on any GPU (webgpu only). */
+  recordMs?: number;
   /** TF.js kernels per iteration (other backends). */
   kernels?: number;
   error?: string;
@@ -111,19 +115,23 @@ export async function measure(
       // The read-back above costs a submission of its own: count the iteration's.
       result.dispatches = work.dispatches;
       result.submits = work.submits - 1;
+      result.bindGroups = work.bindGroups;
+      result.writes = work.writes;
     } else {
       result.kernels = (await tf.profile(() => trainFaceGan(D, G, image))).kernels.length;
     }
-    const times: number[] = [];
+    const times: number[] = [], record: number[] = [];
     for (let i = 0; i < iters; i++) {
       const t0 = performance.now();
       trainFaceGan(D, G, image);
+      record.push(performance.now() - t0);
       await done();
       times.push(performance.now() - t0);
     }
-    times.sort((a, b) => a - b);
-    result.medianMs = times[Math.floor(times.length / 2)];
+    const median = (a: number[]) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    result.medianMs = median(times);
     result.minMs = times[0];
+    if (backend === "webgpu") result.recordMs = median(record);
     return result;
   } finally {
     image.dispose();
@@ -178,12 +186,19 @@ if (import.meta.main) {
   }
   const f = (x: number | null | undefined, d = 1) => (x == null ? "-" : x.toFixed(d));
   console.log(
-    "| notebook | backend | ms per iteration (median, min) | dispatches / submits | kernels |",
+    "| notebook | backend | ms per iteration (median, min) | CPU recording ms | " +
+      "dispatches / submits / bind groups / writes | kernels |",
   );
-  console.log("|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|");
   for (const r of results) {
     const time = r.error ? `failed: ${r.error}` : `${f(r.medianMs)} (${f(r.minMs)})`;
-    const gpu = r.dispatches === undefined ? "-" : `${r.dispatches} / ${r.submits}`;
-    console.log(`| ${r.notebook} | ${r.backend} | ${time} | ${gpu} | ${r.kernels ?? "-"} |`);
+    const gpu = r.dispatches === undefined
+      ? "-"
+      : [r.dispatches, r.submits, r.bindGroups, r.writes].join(" / ");
+    console.log(
+      `| ${r.notebook} | ${r.backend} | ${time} | ${f(r.recordMs, 2)} | ${gpu} | ${
+        r.kernels ?? "-"
+      } |`,
+    );
   }
 }

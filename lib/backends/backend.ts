@@ -15,6 +15,7 @@ import os from "node:os";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmConvKernels } from "./wasm_conv.ts";
 import { registerWebGpuKernels, WEBGPU_SUBMIT_BATCH } from "./webgpu_kernels.ts";
+import { type CachedBackendLike, installWebGpuCaches } from "./webgpu_cache.ts";
 
 /** Environment variable holding an ordered, comma-separated list of backends to try. */
 export const BACKEND_ENV = "TFJS_BACKEND";
@@ -250,6 +251,9 @@ interface GpuAdapterLike {
 /** Environment variable: dispatches per WebGPU queue submission (default WEBGPU_SUBMIT_BATCH). */
 export const WEBGPU_SUBMIT_ENV = "GAN_WEBGPU_SUBMIT_BATCH";
 
+/** Environment variable: `off` leaves out webgpu_cache.ts's caches (to measure what they save). */
+export const WEBGPU_CACHE_ENV = "GAN_WEBGPU_CACHE";
+
 /**
  * WebGPU reports invalid work (a buffer over the adapter's limits, say) as an event and
  * drops it, so training would go on with stale numbers; say so loudly, once per message.
@@ -311,6 +315,9 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
     }: try another backend`;
   }
   reportGpuErrors();
+  if (readEnv(WEBGPU_CACHE_ENV) !== "off") {
+    installWebGpuCaches(tf.backend() as unknown as CachedBackendLike);
+  }
   const i = adapter.info ?? {};
   const name = [i.description, i.device && i.device !== "0" ? i.device : "", i.architecture]
     .filter((s) => s).join(", ") || `vendor ${i.vendor ?? "unknown"}`;

@@ -1,6 +1,7 @@
 /**
- * Counts the GPU work a piece of code records: compute dispatches and queue submissions,
- * the two per-step overheads that decide a batch-1 step's speed on webgpu.
+ * Counts the GPU work a piece of code records: compute dispatches and queue submissions, and
+ * the bind groups and buffer writes made for them: the per-step overheads that decide a
+ * batch-1 step's speed on webgpu.
  * @module
  */
 
@@ -10,30 +11,39 @@ export interface GpuWork {
   dispatches: number;
   /** `GPUQueue.submit` calls: each hands a command buffer to the driver. */
   submits: number;
+  /** Bind groups created (not those reused from webgpu_cache.ts's cache). */
+  bindGroups: number;
+  /** `GPUQueue.writeBuffer` calls: uniforms and uploads. */
+  writes: number;
 }
 
-/** Runs `fn` and counts the WebGPU dispatches and submissions it makes (zeros without WebGPU). */
+/** Runs `fn` and counts the WebGPU work it records (zeros without WebGPU). */
 export async function countGpuWork(fn: () => Promise<void> | void): Promise<GpuWork> {
-  const counts: GpuWork = { dispatches: 0, submits: 0 };
+  const counts: GpuWork = { dispatches: 0, submits: 0, bindGroups: 0, writes: 0 };
   if (typeof GPUComputePassEncoder === "undefined") {
     await fn();
     return counts;
   }
-  const pass = GPUComputePassEncoder.prototype, queue = GPUQueue.prototype;
-  const { dispatchWorkgroups } = pass, { submit } = queue;
-  pass.dispatchWorkgroups = function (...args) {
-    counts.dispatches++;
-    return dispatchWorkgroups.apply(this, args);
-  };
-  queue.submit = function (...args) {
-    counts.submits++;
-    return submit.apply(this, args);
-  };
+  // Counted on the prototypes: calls served from webgpu_cache.ts's caches never get there.
+  const counted = ([
+    [GPUComputePassEncoder.prototype, "dispatchWorkgroups", "dispatches"],
+    [GPUQueue.prototype, "submit", "submits"],
+    [GPUQueue.prototype, "writeBuffer", "writes"],
+    [GPUDevice.prototype, "createBindGroup", "bindGroups"],
+  ] as const).map(([proto, name, count]) =>
+    [proto as unknown as Record<string, unknown>, name, count] as const
+  );
+  const originals = counted.map(([proto, name]) => proto[name] as (...a: unknown[]) => unknown);
+  counted.forEach(([proto, name, count], i) => {
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      counts[count]++;
+      return originals[i].apply(this, args);
+    };
+  });
   try {
     await fn();
   } finally {
-    pass.dispatchWorkgroups = dispatchWorkgroups;
-    queue.submit = submit;
+    counted.forEach(([proto, name], i) => (proto[name] = originals[i]));
   }
   return counts;
 }

@@ -9,7 +9,7 @@ const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
 Deno.test("countGpuWork() counts nothing for work that never reaches a GPU", async () => {
   await tf.setBackend("cpu");
   const work = await countGpuWork(() => tf.tidy(() => void tf.add(tf.ones([3]), 1).dataSync()));
-  assert.deepEqual(work, { dispatches: 0, submits: 0 });
+  assert.deepEqual(work, { dispatches: 0, submits: 0, bindGroups: 0, writes: 0 });
 });
 
 Deno.test({
@@ -32,7 +32,7 @@ Deno.test({
       throw new Error("boom");
     }));
     const after = await countGpuWork(() => {});
-    assert.deepEqual(after, { dispatches: 0, submits: 0 });
+    assert.deepEqual(after, { dispatches: 0, submits: 0, bindGroups: 0, writes: 0 });
     x.dispose();
     await tf.setBackend("cpu");
   },

@@ -14,9 +14,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type CachedBackendLike, kernelUniforms } from "./webgpu_cache.ts";
 
 /** The parts of TF.js's WebGPUBackend (4.22) these kernels use. */
-interface WebGpuBackendLike {
+interface WebGpuBackendLike extends CachedBackendLike {
   device: GPUDevice;
   tensorMap: { get(id: object): { resource: GPUBuffer | null } };
   makeTensorInfo(shape: number[], dtype: "float32"): tf.TensorInfo;
@@ -29,7 +30,6 @@ interface WebGpuBackendLike {
   commandQueueOwnedIds: WeakSet<object>;
   endComputePassEncoder(): void;
   submitQueue(): void;
-  makeUniforms(u: { type: string; data: number[] }[]): GPUBufferBinding;
 }
 
 /** Threads per workgroup: WebGPU's default limit, and a multiple of every GPU's SIMD width. */
@@ -132,52 +132,6 @@ fn flatGroup(w: vec3<u32>) -> u32 { return w.x + w.y * ${MAX_GROUPS}u; }`);
   return lines.join("\n");
 }
 
-/**
- * What a device's dispatches reuse from one iteration to the next. A batch-1 step is all
- * overhead on a GPU, and TF.js writes a uniform buffer for every dispatch; the same shapes
- * (hence the same uniforms) recur every iteration, so each distinct set is written once.
- */
-interface DeviceCache {
-  /** Uniform buffers by content, written once and never changed. */
-  uniforms: Map<string, GPUBufferBinding>;
-}
-
-/** Uniform sets cached per device; past it, new ones are written per dispatch as TF.js does. */
-const CACHE_LIMIT = 4096;
-const caches = new WeakMap<GPUDevice, DeviceCache>();
-
-function cacheFor(device: GPUDevice): DeviceCache {
-  let c = caches.get(device);
-  if (!c) {
-    c = { uniforms: new Map() };
-    caches.set(device, c);
-  }
-  return c;
-}
-
-/** A uniform buffer holding `uniforms`, shared by every dispatch with the same values. */
-function cachedUniforms(
-  device: GPUDevice,
-  cache: DeviceCache,
-  uniforms: Uniform[],
-): GPUBufferBinding | null {
-  const key = uniforms.map(([t, , v]) => `${t}${v}`).join(",");
-  const hit = cache.uniforms.get(key);
-  if (hit) return hit;
-  if (cache.uniforms.size >= CACHE_LIMIT) return null;
-  const words = new ArrayBuffer(16 * Math.ceil(uniforms.length / 4));
-  const u32 = new Uint32Array(words), f32 = new Float32Array(words);
-  uniforms.forEach(([t, , v], i) => (t === "u32" ? (u32[i] = v) : (f32[i] = v)));
-  const buffer = device.createBuffer({
-    size: words.byteLength,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(buffer, 0, words);
-  const binding = { buffer, offset: 0, size: words.byteLength };
-  cache.uniforms.set(key, binding);
-  return binding;
-}
-
 /** The uniforms as TF.js's makeUniforms() wants them, padded like the WGSL struct. */
 function uniformData(uniforms: Uniform[]): { type: string; data: number[] }[] {
   const data = uniforms.map(([t, , v]) => ({
@@ -231,14 +185,11 @@ function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
   const pipeline = pipelineFor(b.device, spec.key, () => `${header(spec)}\n${spec.body}`);
   const buffer = (t: tf.TensorInfo) => b.tensorMap.get(t.dataId).resource as GPUBuffer;
   const record = (entries: GPUBindGroupEntry[], uniforms: Uniform[], groups: number) => {
-    const cache = cacheFor(b.device);
+    // Repeated uniforms and bind groups come from webgpu_cache.ts's caches.
     entries.push({
       binding: all.length,
-      resource: (!spec.volatile && cachedUniforms(b.device, cache, uniforms)) ||
-        b.makeUniforms(uniformData(uniforms)),
+      resource: kernelUniforms(b, uniformData(uniforms), !!spec.volatile),
     });
-    // Bind groups are not cached: TF.js's pool hands buffers back in a different order every
-    // iteration, so a cache keyed by buffers missed 60 of 69 times (measured, notebook 08).
     const bindGroup = b.device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
       entries,
