@@ -301,7 +301,7 @@ if (import.meta.main) {
     ...(pick.includes("faces") ? ["fc" as const, "conv" as const] : []),
   ];
   if (gpuWorkloads.length && !Deno.args.includes("--no-webgpu")) {
-    const { benchGpuWork, gpuTable, webgpuAdapter } = await import("./webgpu.ts");
+    const { benchGpuWork, copyBandwidth, gpuTable, webgpuAdapter } = await import("./webgpu.ts");
     const adapter = await webgpuAdapter();
     if (!adapter) {
       console.log(
@@ -309,7 +309,8 @@ if (import.meta.main) {
       );
     }
     const gpuRows = await benchGpuWork(gpuWorkloads, adapter, (line) => console.log(line));
-    const table = gpuTable(gpuRows, adapter?.name ?? null);
+    const bandwidth = adapter ? await copyBandwidth().catch(() => null) : null;
+    const table = gpuTable(gpuRows, adapter?.name ?? null, bandwidth);
     console.log(`\n${table}`);
     tables.push(table);
   }

@@ -194,6 +194,65 @@ export async function webgpuAdapter(
   return { software: /llvmpipe|lavapipe|swiftshader|software/i.test(name), name };
 }
 
+/** Bytes each copy reads (and writes) in {@link copyBandwidth}. */
+const COPY_BYTES = 64 * 2 ** 20;
+
+/**
+ * GB/s moved (read + written) by a plain vec4 copy kernel on the webgpu device, and by the
+ * CPU's own copy (`TypedArray.set`) beside it: the ceiling of any memory-bound kernel there.
+ * Notebook 12's step moves at least about 1.9 GB (its 35 M-weight layer read forward and
+ * backward, Adam's reads and writes of weights and moments), so this bounds its time.
+ */
+export async function copyBandwidth(): Promise<{ gpu: number; cpu: number }> {
+  await initBackend({ order: ["webgpu"], log: () => {} });
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
+  const n4 = COPY_BYTES / 16;
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST;
+  const a = device.createBuffer({ size: COPY_BYTES, usage });
+  const b = device.createBuffer({ size: COPY_BYTES, usage });
+  const module = device.createShaderModule({
+    code: `@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> b: array<vec4<f32>>;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) g: vec3<u32>, @builtin(num_workgroups) n: vec3<u32>) {
+  for (var i = g.x; i < ${n4}u; i = i + n.x * 256u) { b[i] = a[i]; }
+}`,
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "main" },
+  });
+  const group = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: a } }, { binding: 1, resource: { buffer: b } }],
+  });
+  const copies = async (k: number) => {
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    for (let i = 0; i < k; i++) pass.dispatchWorkgroups(Math.min(Math.ceil(n4 / 256), 65535));
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+  };
+  try {
+    await copies(1);
+    const t0 = performance.now();
+    await copies(5);
+    const gpu = (5 * 2 * COPY_BYTES) / ((performance.now() - t0) / 1000) / 1e9;
+    const x = new Float32Array(COPY_BYTES / 4), y = new Float32Array(COPY_BYTES / 4);
+    y.set(x);
+    const t1 = performance.now();
+    for (let i = 0; i < 5; i++) y.set(x);
+    const cpu = (5 * 2 * COPY_BYTES) / ((performance.now() - t1) / 1000) / 1e9;
+    return { gpu, cpu };
+  } finally {
+    a.destroy();
+    b.destroy();
+  }
+}
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
 
 /**
@@ -225,9 +284,20 @@ export async function benchGpuWork(
 }
 
 /** The rows as a Markdown table. */
-export function gpuTable(rows: GpuRow[], adapterName: string | null): string {
+export function gpuTable(
+  rows: GpuRow[],
+  adapterName: string | null,
+  bandwidth?: { gpu: number; cpu: number } | null,
+): string {
   const head = [
     `WebGPU, batch size 1: ${adapterName ? `adapter ${adapterName}` : "webgpu: no adapter"}.`,
+    ...(bandwidth
+      ? [
+        `Copy bandwidth (read + write): ${bandwidth.gpu.toFixed(1)} GB/s on the adapter, ` +
+        `${bandwidth.cpu.toFixed(1)} GB/s for the CPU's own copy:`,
+        "the ceiling of memory-bound kernels (notebook 12's step moves at least ~1.9 GB).",
+      ]
+      : []),
     "Recording: CPU time to record one iteration, the floor on any GPU. Dispatches,",
     "submissions, bind groups made and buffer writes per iteration: counted over the first",
     `timed round (${TIMING.mnist.perRound} iterations for MNIST, 1 for a face GAN; the round's`,
@@ -262,5 +332,6 @@ if (import.meta.main) {
     wanted.length ? wanted as GpuWorkload[] : GPU_WORKLOADS,
     adapter,
   );
-  console.log(gpuTable(rows, adapter?.name ?? null));
+  const bandwidth = adapter ? await copyBandwidth() : null;
+  console.log(gpuTable(rows, adapter?.name ?? null, bandwidth));
 }
