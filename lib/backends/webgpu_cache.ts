@@ -11,7 +11,9 @@
  *   order they were released in, so a step's tensors land in the same buffers as the step
  *   before, and
  * - bind groups are keyed by layout, buffers, offsets and sizes, so a repeated dispatch
- *   reuses the one it made before.
+ *   reuses the one it made before;
+ * - our kernels' values that change every step (Adam's bias corrections) are written once per
+ *   submission, not once per parameter.
  *
  * Installed by initBackend() on the webgpu backend; nothing changes what is computed.
  * @module
@@ -22,6 +24,7 @@ export interface CachedBackendLike {
   device: GPUDevice;
   makeUniforms(u: UniformData[]): GPUBufferBinding;
   uniformPendingDisposal: GPUBuffer[];
+  submitQueue(): void;
   bufferManager: {
     freeBuffers: Map<string, GPUBuffer[]>;
     releaseBuffer(buffer: GPUBuffer, reuse?: boolean): void;
@@ -49,7 +52,7 @@ const INSTALLED = Symbol("myogan webgpu caches");
 
 interface Installed {
   stats: WebGpuCacheStats;
-  uncached: (u: UniformData[]) => GPUBufferBinding;
+  perStep: (u: UniformData[]) => GPUBufferBinding;
   lookup: (u: UniformData[], keepFirst: boolean) => GPUBufferBinding;
 }
 
@@ -67,6 +70,8 @@ function idOf(o: object): number {
 
 /** Value as a key: unlike JSON, keeps NaN, Infinity and -0 apart from null and 0. */
 const keyOf = (v: number) => (Object.is(v, -0) ? "-0" : String(v));
+const uniformKey = (data: UniformData[]) =>
+  data.map((d) => d.type[0] + d.data.map(keyOf).join(",")).join(";");
 
 /** Installs the caches on a webgpu backend (once; later calls return the same stats). */
 export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
@@ -84,7 +89,7 @@ export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
   const uncached = b.makeUniforms.bind(b);
   const uniforms = new Map<string, GPUBufferBinding | null>();
   const lookup = (data: UniformData[], keepFirst: boolean) => {
-    const key = data.map((d) => d.type[0] + d.data.map(keyOf).join(",")).join(";");
+    const key = uniformKey(data);
     const hit = uniforms.get(key);
     if (hit) {
       stats.uniformHits++;
@@ -102,6 +107,26 @@ export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
     return binding;
   };
   b.makeUniforms = (data: UniformData[]) => lookup(data, false);
+
+  // Values that change every step, shared within one submission: the pool takes their buffers
+  // back only after it, so until then a buffer keeps what was written.
+  const stepUniforms = new Map<string, GPUBufferBinding>();
+  const perStep = (data: UniformData[]) => {
+    const key = uniformKey(data);
+    let binding = stepUniforms.get(key);
+    if (binding) {
+      stats.uniformHits++;
+    } else {
+      stats.uniformMisses++;
+      stepUniforms.set(key, binding = uncached(data));
+    }
+    return binding;
+  };
+  const submit = b.submitQueue.bind(b);
+  b.submitQueue = () => {
+    submit();
+    stepUniforms.clear();
+  };
 
   // Free buffers kept sorted, newest first, so pop() hands out the oldest (ids in order made).
   const createBuffer = device.createBuffer.bind(device);
@@ -164,14 +189,14 @@ export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
     return group;
   };
 
-  (b as unknown as Record<symbol, Installed>)[INSTALLED] = { stats, uncached, lookup };
+  (b as unknown as Record<symbol, Installed>)[INSTALLED] = { stats, perStep, lookup };
   return stats;
 }
 
 /**
  * A uniform binding for a kernel of ours: `volatile` values (Adam's bias corrections, new
- * every step) bypass the cache; others are kept from their first use, as a kernel's shapes
- * recur every step. Without the caches installed, TF.js's own makeUniforms().
+ * every step) are written once per submission; others are kept from their first use, as a
+ * kernel's shapes recur every step. Without the caches installed, TF.js's own makeUniforms().
  */
 export function kernelUniforms(
   b: CachedBackendLike,
@@ -180,5 +205,5 @@ export function kernelUniforms(
 ): GPUBufferBinding {
   const done = (b as unknown as Record<symbol, Installed>)[INSTALLED];
   if (!done) return b.makeUniforms(data);
-  return volatile ? done.uncached(data) : done.lookup(data, true);
+  return volatile ? done.perStep(data) : done.lookup(data, true);
 }

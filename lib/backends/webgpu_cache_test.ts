@@ -22,7 +22,7 @@ async function webgpu(): Promise<CachedBackendLike> {
 }
 
 Deno.test({
-  name: "webgpu caches: a repeated notebook-08 step creates no bind group and few writes",
+  name: "webgpu caches: a repeated notebook-08 step makes no bind group and writes only per step",
   ...opts,
   async fn() {
     await webgpu();
@@ -39,8 +39,9 @@ Deno.test({
     const work = await countGpuWork(step);
     assert.ok(work.dispatches > 60, `${work.dispatches} dispatches`);
     assert.equal(work.bindGroups, 0, "every bind group comes from the cache");
-    // What is left: Adam's bias corrections (new every step) and the step's seeds.
-    assert.ok(work.writes < work.dispatches / 3, `${work.writes} writes`);
+    // What is left: Adam's bias corrections, new every step, written once for each of the three
+    // optimiser steps (D on a real image, D on a generated one, G), and at most the two seeds.
+    assert.ok(work.writes <= 5, `${work.writes} writes`);
     image.dispose();
     for (const p of [...D.parameters(), ...G.parameters()]) p.value.dispose();
     await tf.setBackend("wasm");

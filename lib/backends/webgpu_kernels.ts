@@ -248,11 +248,13 @@ const lanes = (t: tf.TensorInfo) => (size(t) % 4 === 0 ? 4 : 1);
 /** Workgroups for a grid-stride loop over n elements. */
 const gridGroups = (n: number) => Math.max(1, Math.min(Math.ceil(n / WG), MAX_GROUPS));
 /** A grid-stride loop over `u.n` elements; `i` is the element. */
-const GRID = `@compute @workgroup_size(${WG})
+const grid = (n: string) =>
+  `@compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>,
         @builtin(num_workgroups) ng: vec3<u32>) {
   let stride = ng.x * ng.y * ${WG}u;
-  for (var i = gid.x + gid.y * ng.x * ${WG}u; i < u.n; i = i + stride) {`;
+  for (var i = gid.x + gid.y * ng.x * ${WG}u; i < ${n}; i = i + stride) {`;
+const GRID = grid("u.n");
 /** erf by Abramowitz and Stegun 7.1.26 (error < 1.5e-7), the formula TF.js's cpu backend uses. */
 const ERF = `fn erf(z: f32) -> f32 {
   let v = abs(z);
@@ -275,9 +277,12 @@ type Kernel = (
   attrs: tf.NamedAttrMap,
 ) => tf.TensorInfo | tf.TensorInfo[];
 
-function adamUniforms(n: number, { b1, b2, a, e }: tf.NamedAttrMap): Uniform[] {
+/**
+ * Adam's uniforms: the same for every parameter of one optimiser step (the kernel takes its
+ * length from the binding), so the step's parameters share one uniform write.
+ */
+function adamUniforms({ b1, b2, a, e }: tf.NamedAttrMap): Uniform[] {
   return [
-    ["u32", "n", n],
     ["f32", "b1", b1 as number],
     ["f32", "b2", b2 as number],
     ["f32", "a", a as number],
@@ -465,15 +470,15 @@ const KERNELS: Record<string, Kernel> = {
       outputs: [p.shape],
       inplace: [m, v],
       inputs: [p, g],
-      uniforms: adamUniforms(n, attrs),
+      uniforms: adamUniforms(attrs),
       groups: gridGroups(n),
       split: {
         units: n,
         per: [w, w, w, w, w],
-        uniforms: (k) => adamUniforms(k, attrs),
+        uniforms: () => adamUniforms(attrs),
         groups: gridGroups,
       },
-      body: `${GRID}
+      body: `${grid("arrayLength(&p)")}
     let gi = g[i];
     var mi = u.b1 * m[i] + (1.0 - u.b1) * gi;
     var vi = u.b2 * v[i] + (1.0 - u.b2) * (gi * gi);
