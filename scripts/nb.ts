@@ -7,7 +7,8 @@
  *
  *   deno task nb export notebooks/03_mnist_classifier.ipynb > /tmp/03.ts
  *   deno task nb build /tmp/03.ts notebooks/03_mnist_classifier.ipynb
- *   deno task nb check [notebooks/*.ipynb]
+ *   deno task nb check [notebooks/*.ipynb]   (formatting, then types)
+ *   deno task nb fmt [notebooks/*.ipynb]     (formats in place)
  * @module
  */
 // The one file, not lib/data/mod.ts: that loads the HDF5 library, which needs --allow-env.
@@ -123,7 +124,40 @@ export function codeOf(nb: Notebook): string {
     "\n";
 }
 
+/**
+ * Whether `deno fmt` would leave the notebook as it is. Deno 2.9.6's `deno fmt --check` reports
+ * every notebook with a markdown cell or a language set as unformatted even when `deno fmt` leaves
+ * it byte for byte unchanged, so deno.json excludes notebooks from fmt and this formats each
+ * from stdin and compares.
+ */
+async function formatted(path: string): Promise<boolean> {
+  const text = await Deno.readTextFile(path);
+  return (await fmtText(text)) === text;
+}
+
+/** The notebook as `deno fmt` formats it (through stdin, which the exclude does not apply to). */
+async function fmtText(text: string): Promise<string> {
+  const child = new Deno.Command("deno", {
+    args: ["fmt", "--ext=ipynb", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const { code, stdout, stderr } = await child.output();
+  if (code !== 0) throw new Error(`deno fmt failed: ${new TextDecoder().decode(stderr)}`);
+  return new TextDecoder().decode(stdout);
+}
+
 async function check(paths: string[]): Promise<number> {
+  const unformatted = [];
+  for (const p of paths) if (!(await formatted(p))) unformatted.push(p);
+  if (unformatted.length) {
+    console.error(`not formatted (run deno task nb fmt): ${unformatted.join(", ")}`);
+    return 1;
+  }
   const dir = await Deno.makeTempDir({ dir: "notebooks", prefix: ".check_" });
   try {
     const files: string[] = [];
@@ -151,13 +185,17 @@ if (import.meta.main) {
   } else if (cmd === "build" && args.length === 2) {
     const nb = fromPercent(await Deno.readTextFile(args[0]));
     await writeAtomic(args[1], JSON.stringify(nb, null, 1) + "\n");
-  } else if (cmd === "check") {
+  } else if (cmd === "check" || cmd === "fmt") {
     const paths = args.length ? args : [...Deno.readDirSync("notebooks")]
       .filter((e) => e.name.endsWith(".ipynb")).map((e) => `notebooks/${e.name}`).sort();
-    Deno.exit(await check(paths));
+    if (cmd === "check") Deno.exit(await check(paths));
+    for (const p of paths) {
+      const text = await Deno.readTextFile(p), done = await fmtText(text);
+      if (done !== text) await writeAtomic(p, done);
+    }
   } else {
     console.error(
-      "usage: nb.ts export NB.ipynb | build SRC.ts NB.ipynb | check [NB.ipynb...]",
+      "usage: nb.ts export NB.ipynb | build SRC.ts NB.ipynb | check [NB.ipynb...] | fmt [NB.ipynb...]",
     );
     Deno.exit(2);
   }
