@@ -16,6 +16,7 @@ import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { registerWasmConvKernels } from "./wasm_conv.ts";
 import { registerWebGpuKernels, WEBGPU_SUBMIT_BATCH } from "./webgpu_kernels.ts";
 import { type CachedBackendLike, installWebGpuCaches } from "./webgpu_cache.ts";
+import { registerWebGpuConvKernels } from "./webgpu_conv.ts";
 
 /** Environment variable holding an ordered, comma-separated list of backends to try. */
 export const BACKEND_ENV = "TFJS_BACKEND";
@@ -294,6 +295,7 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
   // Loaded only now, so plain runs never pay for (or auto-select) webgpu.
   await import("@tensorflow/tfjs-backend-webgpu");
   registerWebGpuKernels();
+  registerWebGpuConvKernels();
   const batch = Number(readEnv(WEBGPU_SUBMIT_ENV) ?? WEBGPU_SUBMIT_BATCH);
   if (!(Number.isInteger(batch) && batch > 0)) {
     return `webgpu skipped: ${WEBGPU_SUBMIT_ENV} must be a positive whole number, got "${

@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type CachedBackendLike, kernelUniforms } from "./webgpu_cache.ts";
 
 /** The parts of TF.js's WebGPUBackend (4.22) these kernels use. */
-interface WebGpuBackendLike extends CachedBackendLike {
+export interface WebGpuBackendLike extends CachedBackendLike {
   device: GPUDevice;
   tensorMap: { get(id: object): { resource: GPUBuffer | null } };
   makeTensorInfo(shape: number[], dtype: "float32"): tf.TensorInfo;
@@ -44,7 +44,7 @@ const TINY = "1.1754944e-38";
 /** One uniform: a u32 or f32 scalar. */
 type Uniform = ["u32" | "f32", string, number];
 
-interface KernelSpec {
+export interface KernelSpec {
   /** Pipeline cache key: the shader's name and variant. */
   key: string;
   /** Shader body: bindings and the struct of uniforms are prepended. */
@@ -150,7 +150,8 @@ export function setBindingLimitForTesting(bytes: number | null): void {
   limitOverride = bytes;
 }
 
-function bindingLimit(b: WebGpuBackendLike): number {
+/** The adapter's storage binding limit in bytes (or the test's lower one). */
+export function bindingLimit(b: WebGpuBackendLike): number {
   const limit = b.device.limits.maxStorageBufferBindingSize;
   return limitOverride === null ? limit : Math.min(limit, limitOverride);
 }
@@ -172,7 +173,7 @@ function checkBindable(b: WebGpuBackendLike, shapes: number[][], key: string): v
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 /** Records `spec` into the backend's open compute pass (in chunks if it must); returns its outputs. */
-function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
+export function dispatch(b: WebGpuBackendLike, spec: KernelSpec): tf.TensorInfo[] {
   const given = [...(spec.inplace ?? []), ...spec.inputs];
   const shapes = [...spec.outputs, ...given.map((t) => t.shape)];
   const limit = bindingLimit(b);
@@ -246,7 +247,7 @@ const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
 /** Floats per thread for an elementwise kernel over `t`: 4 when its size allows. */
 const lanes = (t: tf.TensorInfo) => (size(t) % 4 === 0 ? 4 : 1);
 /** Workgroups for a grid-stride loop over n elements. */
-const gridGroups = (n: number) => Math.max(1, Math.min(Math.ceil(n / WG), MAX_GROUPS));
+export const gridGroups = (n: number) => Math.max(1, Math.min(Math.ceil(n / WG), MAX_GROUPS));
 /** A grid-stride loop over `u.n` elements; `i` is the element. */
 const grid = (n: string) =>
   `@compute @workgroup_size(${WG})
@@ -254,7 +255,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>,
         @builtin(num_workgroups) ng: vec3<u32>) {
   let stride = ng.x * ng.y * ${WG}u;
   for (var i = gid.x + gid.y * ng.x * ${WG}u; i < ${n}; i = i + stride) {`;
-const GRID = grid("u.n");
+export const GRID = grid("u.n");
 /** erf by Abramowitz and Stegun 7.1.26 (error < 1.5e-7), the formula TF.js's cpu backend uses. */
 const ERF = `fn erf(z: f32) -> f32 {
   let v = abs(z);
