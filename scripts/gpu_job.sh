@@ -7,7 +7,7 @@
 # 1. iterations.md/.json: ms per batch-1 iteration of notebooks 08, 12, 14, 15 on webgpu and
 #    wasm, with webgpu dispatches and queue submissions (wasm: kernels) per iteration;
 #    iterations_conv_mm.*: 14 and 15 on webgpu with TF.js's tiled transposed convolution;
-#    iterations_conv_stock.*: 14 with TF.js's own (naive) filter gradient, not webgpu_conv.ts's;
+#    iterations_conv_stock.*: 14 with TF.js's own (naive) convolution gradients, not webgpu_conv.ts's;
 # 2. agreement.md: the conv GAN on webgpu against wasm from one seed (scripts/gpu_check.ts);
 # 3. mnist_batch128.jsonl: one batched MNIST GAN epoch (batch 128) on webgpu, time and quality;
 # 4. fc/ and conv/: as much of one 20,000-image epoch of notebook 12, then 14, as the time left
@@ -43,8 +43,8 @@ if [ ! -f "$out/iterations_conv_mm.json" ] && have gpu_iterations.js; then
   cat "$out/iterations_conv_mm.md"
 fi
 if [ ! -f "$out/iterations_conv_stock.json" ] && have gpu_iterations.js; then
-  log "convolutional iteration with TF.js's own filter gradient"
-  GAN_WEBGPU_CONV_FILTER=stock timeout 45 /tmp/deno run -A gpu_iterations.js --backends webgpu \
+  log "convolutional iteration with TF.js's own convolution gradients"
+  GAN_WEBGPU_CONV=stock timeout 45 /tmp/deno run -A gpu_iterations.js --backends webgpu \
     --notebooks 14 --iters 5 --out "$out/iterations_conv_stock.json" \
     > "$out/iterations_conv_stock.md" 2>> "$out/job.log"
   cat "$out/iterations_conv_stock.md"

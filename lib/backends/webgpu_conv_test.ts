@@ -1,6 +1,7 @@
 /**
- * webgpu's filter gradient as im2col + matMul, against the cpu backend: notebook 14's layers
- * (at 16 feature maps), padding, stride 1 and batches; small products left to the stock kernel.
+ * webgpu's convolution gradients as matrix products (filter: im2col + matMul; input, which is
+ * also conv2dTranspose: matMul + col2im), against the cpu backend: notebook 14's layers (at 16
+ * feature maps), padding, stride 1 and batches; small products left to the stock kernels.
  * Skipped without a WebGPU adapter (`bash scripts/setup.sh --webgpu`).
  */
 import * as tf from "@tensorflow/tfjs";
@@ -116,6 +117,89 @@ Deno.test({
     assert.equal(got.dispatches, 1);
     const scale = Math.max(...want.map(Math.abs));
     want.forEach((w, i) => assert.ok(Math.abs(got.values[i] - w) <= 2e-6 * scale));
+    await tf.setBackend("wasm");
+  },
+});
+
+interface TransposeCase {
+  name: string;
+  /** The transposed convolution's input (the convolution's dy) and output (its x). */
+  x: [number, number, number, number];
+  out: [number, number, number, number];
+  filter: [number, number, number, number];
+  stride: number;
+  pad: "valid" | number;
+}
+
+const TRANSPOSE_CASES: TransposeCase[] = [
+  {
+    name: "G's second layer",
+    x: [1, 28, 28, 16],
+    out: [1, 62, 62, 16],
+    filter: [8, 8, 16, 16],
+    stride: 2,
+    pad: "valid",
+  },
+  {
+    name: "G's last layer (padding 1)",
+    x: [1, 62, 62, 16],
+    out: [1, 128, 128, 3],
+    filter: [8, 8, 3, 16],
+    stride: 2,
+    pad: 1,
+  },
+  {
+    name: "D's input gradient, second layer",
+    x: [1, 27, 27, 16],
+    out: [1, 61, 61, 16],
+    filter: [8, 8, 16, 16],
+    stride: 2,
+    pad: "valid",
+  },
+  {
+    name: "stride 1, padding 1, batch 3",
+    x: [3, 40, 36, 32],
+    out: [3, 40, 36, 8],
+    filter: [3, 3, 8, 32],
+    stride: 1,
+    pad: 1,
+  },
+];
+
+/** conv2dTranspose on `backend`, with the dispatches it took on webgpu. */
+async function transposed(c: TransposeCase, backend: "cpu" | "webgpu") {
+  if (backend === "cpu") await tf.setBackend("cpu");
+  else await initBackend({ order: ["webgpu"], log: () => {} });
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const x = tf.tensor4d(rnd(size(c.x), 3), c.x), w = tf.tensor4d(rnd(size(c.filter), 4), c.filter);
+  const before = tf.memory().numTensors;
+  let values: Float32Array = new Float32Array();
+  const work = await countGpuWork(async () => {
+    const y = tf.conv2dTranspose(x, w, c.out, c.stride, c.pad);
+    assert.deepEqual(y.shape, c.out);
+    values = (await y.data()) as Float32Array;
+    y.dispose();
+  });
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  tf.dispose([x, w]);
+  return { values, dispatches: work.dispatches };
+}
+
+Deno.test({
+  name: "webgpu input gradient (conv2dTranspose): matMul + col2im equals cpu",
+  ...opts,
+  async fn(t) {
+    for (const c of TRANSPOSE_CASES) {
+      await t.step(c.name, async () => {
+        const want = (await transposed(c, "cpu")).values;
+        const got = await transposed(c, "webgpu");
+        const scale = Math.max(...want.map(Math.abs));
+        want.forEach((w, i) => {
+          assert.ok(Math.abs(got.values[i] - w) <= 2e-6 * scale, `${i}: ${got.values[i]} vs ${w}`);
+        });
+        assert.ok(got.dispatches >= 2, `${got.dispatches} dispatches: the stock kernel ran`);
+      });
+    }
     await tf.setBackend("wasm");
   },
 });
