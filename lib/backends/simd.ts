@@ -93,6 +93,9 @@ export const SIMD_KERNELS = {
   /** GELU and its gradient: fused on webgpu only (on wasm TF.js's ops are fast enough). */
   gelu: "MyoganGelu",
   geluGrad: "MyoganGeluGrad",
+  /** BatchNorm2d then LeakyReLU, forward and backward: webgpu only (it saves dispatches). */
+  batchNormLeaky: "MyoganBatchNormLeaky",
+  batchNormLeakyGrad: "MyoganBatchNormLeakyGrad",
 } as const;
 
 /** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
@@ -671,6 +674,45 @@ export function batchNormGrad(
     const dx = normInputGrad(dy, xhat, rstd, w, axes);
     return [dx, tf.sum(tf.mul(dy, xhat), axes), tf.sum(dy, axes)];
   });
+}
+
+/**
+ * BatchNorm2d's training forward followed by LeakyReLU(`slope`) as one kernel where the backend
+ * has it (webgpu): [y, xhat, rstd, runningMean, runningVar] as batchNormTrain's, y activated;
+ * null elsewhere (run the two layers apart).
+ */
+export function batchNormLeakyTrain(
+  x: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  rm: tf.Tensor,
+  rv: tf.Tensor,
+  opts: { eps: number; momentum: number; slope: number },
+): [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor] | null {
+  if (!fused(SIMD_KERNELS.batchNormLeaky) || !fused(SIMD_KERNELS.batchNormLeakyGrad)) return null;
+  return tf.engine().runKernel(SIMD_KERNELS.batchNormLeaky, { x, w, bias, rm, rv }, opts) as [
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+    tf.Tensor,
+  ];
+}
+
+/** The backward of {@link batchNormLeakyTrain} (only where it ran): [dx, dweight, dbias]. */
+export function batchNormLeakyGrad(
+  dy: tf.Tensor,
+  xhat: tf.Tensor,
+  rstd: tf.Tensor,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  slope: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return tf.engine().runKernel(
+    SIMD_KERNELS.batchNormLeakyGrad,
+    { dy, xhat, rstd, w, bias },
+    { slope },
+  ) as [tf.Tensor, tf.Tensor, tf.Tensor];
 }
 
 /** `x W^T + bias` for a batch x [n, in] and W [out, in]. */

@@ -349,6 +349,125 @@ function matVecTTall(b: WebGpuBackendLike, W: tf.TensorInfo, d: tf.TensorInfo): 
   return y;
 }
 
+/**
+ * BatchNorm2d's training forward, then LeakyReLU when `slope` is given (BatchNorm2d followed by
+ * LeakyReLU, as in notebook 14's networks: one apply pass instead of two).
+ */
+function batchNorm(
+  b: WebGpuBackendLike,
+  x: tf.TensorInfo,
+  w: tf.TensorInfo,
+  bias: tf.TensorInfo,
+  rm: tf.TensorInfo,
+  rv: tf.TensorInfo,
+  eps: number,
+  momentum: number,
+  slope: number | null,
+): tf.TensorInfo[] {
+  const c = x.shape[x.shape.length - 1], rows = size(x) / c;
+  // Two dispatches: per-channel statistics, then the elementwise normalisation
+  // (one would need ten storage buffers; WebGPU promises eight).
+  const [mean, rstd, rm2, rv2] = dispatch(b, {
+    key: "batchnormstats",
+    names: ["mean", "rstd", "rm2", "rv2", "x", "rm", "rv"],
+    outputs: [[c], [c], [c], [c]],
+    inputs: [x, rm, rv],
+    uniforms: [
+      ["u32", "groups", c],
+      ["u32", "rows", rows],
+      ["f32", "eps", eps],
+      ["f32", "mom", momentum],
+    ],
+    groups: c,
+    body: `${PER_GROUP}
+  let C = u.groups;
+  var s = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + x[r * C + g]; }
+  let mu = reduceSum(s, li) / f32(u.rows);
+  var q = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) { let d = x[r * C + g] - mu; q = q + d * d; }
+  let va = reduceSum(q, li) / f32(u.rows);
+  if (li == 0u) {
+    mean[g] = mu;
+    rstd[g] = 1.0 / sqrt(va + u.eps);
+    rm2[g] = (1.0 - u.mom) * rm[g] + u.mom * mu;
+    // The running variance uses the unbiased estimate, as PyTorch does.
+    let unbiased = select(va, va * f32(u.rows) / f32(u.rows - 1u), u.rows > 1u);
+    rv2[g] = (1.0 - u.mom) * rv[g] + u.mom * unbiased;
+  }
+}`,
+  });
+  const leaky = slope !== null;
+  const [y, xhat] = dispatch(b, {
+    key: `batchnormapply_${leaky}`,
+    names: ["y", "xhat", "x", "mean", "rstd", "w", "bias"],
+    outputs: [x.shape, x.shape],
+    inputs: [x, mean, rstd, w, bias],
+    uniforms: [["u32", "n", size(x)], ["u32", "c", c], ["f32", "slope", slope ?? 0]],
+    groups: gridGroups(size(x)),
+    body: `${GRID}
+    let k = i % u.c;
+    let h = (x[i] - mean[k]) * rstd[k];
+    xhat[i] = h;
+    let v = h * w[k] + bias[k];
+    y[i] = ${leaky ? "select(u.slope * v, v, v > 0.0)" : "v"};
+  }
+}`,
+  });
+  b.disposeData(mean.dataId);
+  return [y, xhat, rstd, rm2, rv2];
+}
+
+/**
+ * BatchNorm2d's training backward: [dx, dweight, dbias]. With `bias` (and `slope`), the
+ * LeakyReLU that followed it first: its input xhat w + bias is recomputed, so the step keeps no
+ * extra tensor.
+ */
+function batchNormGrad(
+  b: WebGpuBackendLike,
+  dy: tf.TensorInfo,
+  xhat: tf.TensorInfo,
+  rstd: tf.TensorInfo,
+  w: tf.TensorInfo,
+  bias: tf.TensorInfo | null,
+  slope: number,
+): tf.TensorInfo[] {
+  const c = dy.shape[dy.shape.length - 1], rows = size(dy) / c;
+  const leaky = bias !== null;
+  // The gradient reaching the normalisation: dy, or LeakyReLU's gradient of it.
+  const d = (i: string) =>
+    leaky ? `select(u.slope * dy[${i}], dy[${i}], xhat[${i}] * w[g] + bias[g] > 0.0)` : `dy[${i}]`;
+  return dispatch(b, {
+    key: `batchnormgrad_${leaky}`,
+    names: ["dx", "dw", "db", "dy", "xhat", "rstd", "w", ...(leaky ? ["bias"] : [])],
+    outputs: [dy.shape, [c], [c]],
+    inputs: leaky ? [dy, xhat, rstd, w, bias] : [dy, xhat, rstd, w],
+    uniforms: [["u32", "groups", c], ["u32", "rows", rows], ["f32", "slope", slope]],
+    groups: c,
+    body: `${PER_GROUP}
+  let C = u.groups;
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = li; r < u.rows; r = r + ${WG}u) {
+    let d = ${d("r * C + g")};
+    sw = sw + d * xhat[r * C + g];
+    sb = sb + d;
+  }
+  sw = reduceSum(sw, li);
+  sb = reduceSum(sb, li);
+  if (li == 0u) { dw[g] = sw; db[g] = sb; }
+  let wk = w[g];
+  let mg = sb * wk / f32(u.rows);
+  let mgx = sw * wk / f32(u.rows);
+  let rs = rstd[g];
+  for (var r = li; r < u.rows; r = r + ${WG}u) {
+    let i = r * C + g;
+    dx[i] = rs * (${d("i")} * wk - mg - xhat[i] * mgx);
+  }
+}`,
+  });
+}
+
 /** The kernels, by the names simd.ts registers for wasm. */
 const KERNELS: Record<string, Kernel> = {
   MyoganMatVec: (b, { W, x, bias }) => {
@@ -638,90 +757,13 @@ ${PER_GROUP}
 }`,
     });
   },
-  MyoganBatchNorm: (b, { x, w, bias, rm, rv }, { eps, momentum }) => {
-    const c = x.shape[x.shape.length - 1], rows = size(x) / c;
-    // Two dispatches: per-channel statistics, then the elementwise normalisation
-    // (one would need ten storage buffers; WebGPU promises eight).
-    const [mean, rstd, rm2, rv2] = dispatch(b, {
-      key: "batchnormstats",
-      names: ["mean", "rstd", "rm2", "rv2", "x", "rm", "rv"],
-      outputs: [[c], [c], [c], [c]],
-      inputs: [x, rm, rv],
-      uniforms: [
-        ["u32", "groups", c],
-        ["u32", "rows", rows],
-        ["f32", "eps", eps as number],
-        ["f32", "mom", momentum as number],
-      ],
-      groups: c,
-      body: `${PER_GROUP}
-  let C = u.groups;
-  var s = 0.0;
-  for (var r = li; r < u.rows; r = r + ${WG}u) { s = s + x[r * C + g]; }
-  let mu = reduceSum(s, li) / f32(u.rows);
-  var q = 0.0;
-  for (var r = li; r < u.rows; r = r + ${WG}u) { let d = x[r * C + g] - mu; q = q + d * d; }
-  let va = reduceSum(q, li) / f32(u.rows);
-  if (li == 0u) {
-    mean[g] = mu;
-    rstd[g] = 1.0 / sqrt(va + u.eps);
-    rm2[g] = (1.0 - u.mom) * rm[g] + u.mom * mu;
-    // The running variance uses the unbiased estimate, as PyTorch does.
-    let unbiased = select(va, va * f32(u.rows) / f32(u.rows - 1u), u.rows > 1u);
-    rv2[g] = (1.0 - u.mom) * rv[g] + u.mom * unbiased;
-  }
-}`,
-    });
-    const [y, xhat] = dispatch(b, {
-      key: "batchnormapply",
-      names: ["y", "xhat", "x", "mean", "rstd", "w", "bias"],
-      outputs: [x.shape, x.shape],
-      inputs: [x, mean, rstd, w, bias],
-      uniforms: [["u32", "n", size(x)], ["u32", "c", c]],
-      groups: gridGroups(size(x)),
-      body: `${GRID}
-    let k = i % u.c;
-    let h = (x[i] - mean[k]) * rstd[k];
-    xhat[i] = h;
-    y[i] = h * w[k] + bias[k];
-  }
-}`,
-    });
-    b.disposeData(mean.dataId);
-    return [y, xhat, rstd, rm2, rv2];
-  },
-  MyoganBatchNormGrad: (b, { dy, xhat, rstd, w }) => {
-    const c = dy.shape[dy.shape.length - 1], rows = size(dy) / c;
-    return dispatch(b, {
-      key: "batchnormgrad",
-      names: ["dx", "dw", "db", "dy", "xhat", "rstd", "w"],
-      outputs: [dy.shape, [c], [c]],
-      inputs: [dy, xhat, rstd, w],
-      uniforms: [["u32", "groups", c], ["u32", "rows", rows]],
-      groups: c,
-      body: `${PER_GROUP}
-  let C = u.groups;
-  var sw = 0.0;
-  var sb = 0.0;
-  for (var r = li; r < u.rows; r = r + ${WG}u) {
-    let d = dy[r * C + g];
-    sw = sw + d * xhat[r * C + g];
-    sb = sb + d;
-  }
-  sw = reduceSum(sw, li);
-  sb = reduceSum(sb, li);
-  if (li == 0u) { dw[g] = sw; db[g] = sb; }
-  let wk = w[g];
-  let mg = sb * wk / f32(u.rows);
-  let mgx = sw * wk / f32(u.rows);
-  let rs = rstd[g];
-  for (var r = li; r < u.rows; r = r + ${WG}u) {
-    let i = r * C + g;
-    dx[i] = rs * (dy[i] * wk - mg - xhat[i] * mgx);
-  }
-}`,
-    });
-  },
+  MyoganBatchNorm: (b, { x, w, bias, rm, rv }, { eps, momentum }) =>
+    batchNorm(b, x, w, bias, rm, rv, eps as number, momentum as number, null),
+  MyoganBatchNormLeaky: (b, { x, w, bias, rm, rv }, { eps, momentum, slope }) =>
+    batchNorm(b, x, w, bias, rm, rv, eps as number, momentum as number, slope as number),
+  MyoganBatchNormGrad: (b, { dy, xhat, rstd, w }) => batchNormGrad(b, dy, xhat, rstd, w, null, 0),
+  MyoganBatchNormLeakyGrad: (b, { dy, xhat, rstd, w, bias }, { slope }) =>
+    batchNormGrad(b, dy, xhat, rstd, w, bias, slope as number),
   MyoganGelu: (b, { x }) =>
     dispatch(b, {
       key: "gelu",

@@ -11,6 +11,8 @@ import {
   adamUpdate,
   axpy,
   batchNormGrad,
+  batchNormLeakyGrad,
+  batchNormLeakyTrain,
   batchNormTrain,
   bceWithGrad,
   columnSum,
@@ -33,6 +35,8 @@ import {
   WEBGPU_KERNEL_NAMES,
 } from "./webgpu_kernels.ts";
 import { MnistDiscriminator, MnistGenerator } from "../book/mnist_gan.ts";
+import { BatchNorm2d, LeakyReLU, Sequential } from "../engine/nn.ts";
+import { backward } from "../engine/autograd.ts";
 import { trainFaceGan } from "../book/face_gan.ts";
 import { manualSeed } from "../engine/random.ts";
 
@@ -91,7 +95,7 @@ Deno.test({
   ...opts,
   fn() {
     registerWebGpuKernels();
-    assert.equal(WEBGPU_KERNEL_NAMES.length, 16);
+    assert.equal(WEBGPU_KERNEL_NAMES.length, 18);
     for (const name of WEBGPU_KERNEL_NAMES) assert.ok(tf.getKernel(name, "webgpu"), name);
   },
 });
@@ -219,6 +223,69 @@ for (const shape of [[1, 61, 61, 16], [2, 5, 5, 3], [1, 1, 1, 4]]) {
     },
   });
 }
+
+// BatchNorm2d then LeakyReLU: one kernel each way on webgpu, the two layers apart on cpu.
+for (const shape of [[1, 61, 61, 16], [2, 5, 5, 3]]) {
+  Deno.test({
+    name: `webgpu kernels: BatchNorm2d + LeakyReLU fused agree with the layers apart on [${shape}]`,
+    ...opts,
+    async fn() {
+      const n = shape.reduce((a, b) => a * b, 1), c = shape[3], slope = 0.2;
+      const x = () => tf.tensor(rnd(n, 1, -2, 3), shape);
+      const args = () => [x(), t1(c, 2), t1(c, 3), t1(c, 4), t1(c, 5, 0.5, 1.5)] as const;
+      const opts = { eps: 1e-5, momentum: 0.1 };
+      const dy = () => tf.tensor(rnd(n, 6), shape);
+      const onGpu = () => tf.getBackend() === "webgpu";
+      await agree(() => {
+        if (onGpu()) {
+          const out = batchNormLeakyTrain(...args(), { ...opts, slope });
+          assert.ok(out, "the fused kernel runs on webgpu");
+          const [y, xhat, rstd, rm, rv] = out;
+          return [y, rm, rv, ...batchNormLeakyGrad(dy(), xhat, rstd, t1(c, 2), t1(c, 3), slope)];
+        }
+        assert.equal(batchNormLeakyTrain(...args(), { ...opts, slope }), null);
+        const [pre, xhat, rstd, rm, rv] = batchNormTrain(...args(), opts);
+        const dpre = leakyReluGrad(pre, dy(), slope);
+        return [tf.leakyRelu(pre, slope), rm, rv, ...batchNormGrad(dpre, xhat, rstd, t1(c, 2))];
+      }, 1e-4);
+    },
+  });
+}
+
+Deno.test({
+  name: "webgpu kernels: Sequential(BatchNorm2d, LeakyReLU) trains as on cpu, one dispatch fewer",
+  ...opts,
+  async fn() {
+    const shape = [2, 9, 9, 8];
+    const run = async (backend: "cpu" | "webgpu") => {
+      if (backend === "cpu") await tf.setBackend("cpu");
+      else await initBackend({ order: ["webgpu"], log: () => {} });
+      const net = new Sequential(new BatchNorm2d(8), new LeakyReLU(0.2));
+      const x = tf.tensor(rnd(2 * 9 * 9 * 8, 7, -2, 2), shape);
+      let values: Float32Array[] = [];
+      const work = await countGpuWork(async () => {
+        const y = net.forward(x);
+        backward(y, tf.tensor(rnd(y.size, 8), shape));
+        const [bn] = net.layers as [BatchNorm2d];
+        values = await Promise.all(
+          [y, bn.weight.grad!, bn.bias.grad!, bn.runningMean.value].map(
+            async (t) => (await t.data()) as Float32Array,
+          ),
+        );
+      });
+      return { values, dispatches: work.dispatches };
+    };
+    const want = await run("cpu"), got = await run("webgpu");
+    want.values.forEach((w, k) =>
+      w.forEach((v, i) =>
+        assert.ok(Math.abs(got.values[k][i] - v) <= 1e-4 * (1 + Math.abs(v)), `${k}/${i}`)
+      )
+    );
+    // Statistics, apply, backward: three dispatches (the layers apart take five).
+    assert.ok(got.dispatches <= 4, `${got.dispatches} dispatches`);
+    await tf.setBackend("wasm");
+  },
+});
 
 Deno.test({
   name: "webgpu kernels: batched linear layer (batch 128) and column sums agree with cpu",

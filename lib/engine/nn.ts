@@ -12,6 +12,8 @@ import { type BackwardFn, record } from "./autograd.ts";
 import { uniformArray } from "./random.ts";
 import {
   batchNormGrad,
+  batchNormLeakyGrad,
+  batchNormLeakyTrain,
   batchNormTrain,
   columnSum,
   gelu,
@@ -251,10 +253,24 @@ export class Sequential extends Module {
     super();
     this.layers = layers;
   }
-  /** Feeds `x` through every layer. */
+  /**
+   * Feeds `x` through every layer. A training BatchNorm2d followed by a LeakyReLU runs as one
+   * kernel where the backend has it (webgpu), with the same result.
+   */
   forward(x: tf.Tensor): tf.Tensor {
     let y = x;
-    for (const layer of this.layers) y = layer.forward(y);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i], next = this.layers[i + 1];
+      const both = layer instanceof BatchNorm2d && next instanceof LeakyReLU
+        ? layer.forwardLeaky(y, next.negativeSlope)
+        : null;
+      if (both) {
+        y = both;
+        i++;
+      } else {
+        y = layer.forward(y);
+      }
+    }
     return y;
   }
 }
@@ -500,6 +516,33 @@ export class BatchNorm2d extends Module {
     const W = this.weight.value;
     return record(y, [x], (dy, needs) => {
       const [dx, dw, db] = batchNormGrad(dy, xhat, rstd, W);
+      addGrad(this.weight, () => dw);
+      addGrad(this.bias, () => db);
+      return [needs[0] ? dx : null];
+    }, true);
+  }
+
+  /**
+   * `forward` then LeakyReLU(`slope`) as one kernel, in training mode on a backend that has it
+   * (webgpu); null otherwise, and then nothing has run. Sequential uses it.
+   */
+  forwardLeaky(x: tf.Tensor, slope: number): tf.Tensor | null {
+    if (!this.training || x.shape[x.rank - 1] !== this.numFeatures) return null;
+    const out = batchNormLeakyTrain(
+      x,
+      this.weight.value,
+      this.bias.value,
+      this.runningMean.value,
+      this.runningVar.value,
+      { eps: this.eps, momentum: this.momentum, slope },
+    );
+    if (!out) return null;
+    const [y, xhat, rstd, rm, rv] = out;
+    this.runningMean.assign(rm);
+    this.runningVar.assign(rv);
+    const W = this.weight.value, B = this.bias.value;
+    return record(y, [x], (dy, needs) => {
+      const [dx, dw, db] = batchNormLeakyGrad(dy, xhat, rstd, W, B, slope);
       addGrad(this.weight, () => dw);
       addGrad(this.bias, () => db);
       return [needs[0] ? dx : null];
