@@ -40,7 +40,7 @@ import {
   ResumableRun,
   trainFaceGan,
 } from "../lib/book/mod.ts";
-import { DEFAULT_FACE_SEED, FACE_HEIGHT, FACE_WIDTH, generateFace } from "../lib/data/faces.ts";
+import { DEFAULT_FACE_SEED, faceFloats } from "../lib/data/faces.ts";
 import { fromTorchLayout, recordingLoss, torchState } from "./_pytorch.ts";
 import { wholeNumber } from "./_cli.ts";
 
@@ -57,26 +57,13 @@ function readF32(path: string): Float32Array {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 }
 
-/** Face `i` cropped as notebook 14 (and scripts/face_epoch.ts): rows 45-172, columns 25-152. */
-function faceCrop(i: number, faceSeed: number): Float32Array {
-  const px = generateFace(i, { seed: faceSeed }).pixels;
-  const y0 = Math.floor(FACE_HEIGHT / 2) - CROP_SIZE / 2,
-    x0 = Math.floor(FACE_WIDTH / 2) - CROP_SIZE / 2;
-  const out = new Float32Array(CROP_SIZE * CROP_SIZE * 3);
-  let o = 0;
-  for (let y = 0; y < CROP_SIZE; y++) {
-    const row = ((y0 + y) * FACE_WIDTH + x0) * 3;
-    // the same float32 as tf's int32 -> float -> div(255)
-    for (let k = 0; k < CROP_SIZE * 3; k++) out[o++] = Math.fround(px[row + k] / 255);
-  }
-  return out;
-}
-
 function makeData(dir: string, iters: number, seed: number, faceSeed: number): void {
   Deno.mkdirSync(dir, { recursive: true });
   const n = CROP_SIZE * CROP_SIZE * 3;
   const images = new Float32Array(iters * n);
-  for (let i = 0; i < iters; i++) images.set(faceCrop(i, faceSeed), i * n);
+  for (let i = 0; i < iters; i++) {
+    images.set(faceFloats(i, { seed: faceSeed, crop: CROP_SIZE }).data, i * n);
+  }
   writeF32(`${dir}/images.f32`, images);
   // trainFaceGan draws generateRandomSeed(100) for D's fake step, then for G's step.
   manualSeed(seed);

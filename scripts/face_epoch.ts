@@ -38,7 +38,7 @@ import {
   DEFAULT_FACE_COUNT,
   FACE_HEIGHT,
   FACE_WIDTH,
-  generateFace,
+  faceFloats,
   SYNTHETIC_NOTE,
 } from "../lib/data/faces.ts";
 import {
@@ -223,15 +223,9 @@ async function writeOutputs(out: string, D: Discriminator, G: Generator, conv: b
 
 /** One face as the network's input: [218, 178, 3] floats, or the 128x128 centre crop. */
 function faceTensor(index: number, crop: boolean): tf.Tensor3D {
-  return tf.tidy(() => {
-    const img = tf.tensor3d(generateFace(index).pixels, [FACE_HEIGHT, FACE_WIDTH, 3], "int32")
-      .toFloat().div(255) as tf.Tensor3D;
-    if (!crop) return img;
-    // The book's crop_centre: width//2 - new_width//2.
-    const y = Math.floor(FACE_HEIGHT / 2) - CROP_SIZE / 2,
-      x = Math.floor(FACE_WIDTH / 2) - CROP_SIZE / 2;
-    return img.slice([y, x, 0], [CROP_SIZE, CROP_SIZE, 3]);
-  });
+  // Scaled and cropped on the CPU: three fewer GPU dispatches a step, the same values.
+  const { data, shape } = faceFloats(index, { crop: crop ? CROP_SIZE : undefined });
+  return tf.tensor3d(data, shape);
 }
 
 if (import.meta.main) {

@@ -181,6 +181,31 @@ function pickWeighted<T>(rand: () => number, items: T[], weights: number[]): T {
   return items[items.length - 1];
 }
 
+/**
+ * Face `index` as a network input: floats in [0, 1] (bytes / 255, as the book's notebooks divide),
+ * [height, width, 3] row-major, optionally its centre `crop` x `crop` square (notebook 14's
+ * crop_centre: rows and columns from half the size less half the crop).
+ */
+export function faceFloats(
+  index: number,
+  options: { seed?: number; crop?: number } = {},
+): { data: Float32Array; shape: [number, number, 3] } {
+  const px = generateFace(index, options).pixels;
+  const h = options.crop ?? FACE_HEIGHT, w = options.crop ?? FACE_WIDTH;
+  if (h > FACE_HEIGHT || w > FACE_WIDTH || !(h > 0)) {
+    throw new Error(`crop ${options.crop} does not fit a ${FACE_HEIGHT}x${FACE_WIDTH} face`);
+  }
+  const y0 = Math.floor(FACE_HEIGHT / 2) - Math.floor(h / 2);
+  const x0 = Math.floor(FACE_WIDTH / 2) - Math.floor(w / 2);
+  const data = new Float32Array(h * w * 3);
+  for (let y = 0, o = 0; y < h; y++) {
+    const row = ((y0 + y) * FACE_WIDTH + x0) * 3;
+    // Rounded to float32 on store: the same values as TF.js's int32 -> float32 -> div(255).
+    for (let k = 0; k < w * 3; k++) data[o++] = px[row + k] / 255;
+  }
+  return { data, shape: [h, w, 3] };
+}
+
 /** Draws face `index` of the set with `seed`: 218*178*3 bytes, rows top to bottom. */
 export function generateFace(
   index: number,

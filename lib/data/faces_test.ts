@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   FACE_HEIGHT,
   FACE_WIDTH,
+  faceFloats,
   generateFace,
   HAIR_STYLES,
   makeSyntheticFaces,
@@ -82,4 +83,19 @@ Deno.test("makeSyntheticFaces() writes the CelebA layout labelled synthetic", as
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("faceFloats() is the face over 255, whole or its centre crop, as float32", () => {
+  const { pixels } = generateFace(5, { seed: 11 });
+  const whole = faceFloats(5, { seed: 11 });
+  assert.deepEqual(whole.shape, [FACE_HEIGHT, FACE_WIDTH, 3]);
+  whole.data.forEach((v, i) => assert.equal(v, Math.fround(pixels[i] / 255)));
+  const { data, shape } = faceFloats(5, { seed: 11, crop: 128 });
+  assert.deepEqual(shape, [128, 128, 3]);
+  // Notebook 14's crop_centre of a 218x178 image: rows 45-172, columns 25-152.
+  for (const [y, x, c] of [[0, 0, 0], [127, 127, 2], [64, 3, 1]]) {
+    const want = Math.fround(pixels[((45 + y) * FACE_WIDTH + 25 + x) * 3 + c] / 255);
+    assert.equal(data[(y * 128 + x) * 3 + c], want);
+  }
+  assert.throws(() => faceFloats(0, { crop: 300 }), /crop 300 does not fit a 218x178 face/);
 });
