@@ -255,6 +255,9 @@ export const WEBGPU_SUBMIT_ENV = "GAN_WEBGPU_SUBMIT_BATCH";
 /** Environment variable: `off` leaves out webgpu_cache.ts's caches (to measure what they save). */
 export const WEBGPU_CACHE_ENV = "GAN_WEBGPU_CACHE";
 
+/** Environment variable: `stock` keeps TF.js's naive convolution gradients (webgpu_conv.ts's). */
+export const WEBGPU_CONV_ENV = "GAN_WEBGPU_CONV";
+
 /**
  * WebGPU reports invalid work (a buffer over the adapter's limits, say) as an event and
  * drops it, so training would go on with stale numbers; say so loudly, once per message.
@@ -295,7 +298,7 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
   // Loaded only now, so plain runs never pay for (or auto-select) webgpu.
   await import("@tensorflow/tfjs-backend-webgpu");
   registerWebGpuKernels();
-  registerWebGpuConvKernels();
+  if (readEnv(WEBGPU_CONV_ENV) !== "stock") registerWebGpuConvKernels();
   const batch = Number(readEnv(WEBGPU_SUBMIT_ENV) ?? WEBGPU_SUBMIT_BATCH);
   if (!(Number.isInteger(batch) && batch > 0)) {
     return `webgpu skipped: ${WEBGPU_SUBMIT_ENV} must be a positive whole number, got "${

@@ -23,11 +23,9 @@ import {
   dispatch,
   GRID,
   gridGroups,
+  type Uniform,
   type WebGpuBackendLike,
 } from "./webgpu_kernels.ts";
-
-/** Environment variable: `stock` keeps TF.js's naive webgpu convolution gradients. */
-export const WEBGPU_CONV_ENV = "GAN_WEBGPU_CONV";
 
 type Info = tf.TensorInfo;
 
@@ -43,27 +41,32 @@ function run(name: string, inputs: Record<string, Info>, attrs: object, backend:
   }) as Info;
 }
 
-/**
- * dW [fh, fw, inC, outC] of the convolution of x [B, H, W, inC] that gave dy [B, oh, ow, outC],
- * or null where the stock kernel should run.
- */
-function filterGradMM(
+/** A convolution's geometry and its patch matrix [P, K], or null where the stock kernel runs. */
+interface Plan {
+  c: tf.backend_util.Conv2DInfo;
+  P: number;
+  K: number;
+  /** The geometry as uniforms, after `n` (the pass's element count). */
+  uniforms: (n: number) => Uniform[];
+}
+
+/** Plans a gradient of the convolution of `xShape` by `filterShape` with these attributes. */
+function plan(
   b: WebGpuBackendLike,
-  x: Info,
-  dy: Info,
+  xShape: number[],
+  filterShape: number[],
   attrs: tf.NamedAttrMap,
-): Info | null {
-  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as {
+): Plan | null {
+  const { strides, pad, dataFormat, dimRoundingMode } = attrs as unknown as {
     strides: [number, number];
     pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
     dataFormat: "NHWC" | "NCHW";
     dimRoundingMode?: "floor" | "round" | "ceil";
-    filterShape: [number, number, number, number];
   };
   if (dataFormat === "NCHW") return null;
   const c = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape,
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
     strides,
     1,
     pad,
@@ -74,25 +77,44 @@ function filterGradMM(
   // Small products gain nothing from tiling (D's last layer: 0.6 M multiply-adds, 95 ms this way
   // on the software adapter against 26 ms stock); patch matrices must fit one binding.
   if (P * K * c.outChannels < MIN_MULTIPLY_ADDS || 4 * P * K > bindingLimit(b)) return null;
+  const uniforms = (n: number): Uniform[] => [
+    ["u32", "n", n],
+    ["u32", "K", K],
+    ["u32", "inC", c.inChannels],
+    ["u32", "fh", c.filterHeight],
+    ["u32", "fw", c.filterWidth],
+    ["u32", "ow", c.outWidth],
+    ["u32", "oh", c.outHeight],
+    ["u32", "ih", c.inHeight],
+    ["u32", "iw", c.inWidth],
+    ["u32", "sh", c.strideHeight],
+    ["u32", "sw", c.strideWidth],
+    ["u32", "pt", c.padInfo.top],
+    ["u32", "pl", c.padInfo.left],
+  ];
+  return { c, P, K, uniforms };
+}
+
+/**
+ * dW [fh, fw, inC, outC] of the convolution of x [B, H, W, inC] that gave dy [B, oh, ow, outC],
+ * or null where the stock kernel should run.
+ */
+function filterGradMM(
+  b: WebGpuBackendLike,
+  x: Info,
+  dy: Info,
+  attrs: tf.NamedAttrMap,
+): Info | null {
+  const filterShape = (attrs as unknown as { filterShape: number[] }).filterShape;
+  const p = plan(b, x.shape, filterShape, attrs);
+  if (!p) return null;
+  const { c, P, K } = p;
   const [cols] = dispatch(b, {
     key: "im2col",
     names: ["cols", "x"],
     outputs: [[1, P, K]],
     inputs: [x],
-    uniforms: [
-      ["u32", "n", P * K],
-      ["u32", "K", K],
-      ["u32", "inC", c.inChannels],
-      ["u32", "fw", c.filterWidth],
-      ["u32", "ow", c.outWidth],
-      ["u32", "oh", c.outHeight],
-      ["u32", "ih", c.inHeight],
-      ["u32", "iw", c.inWidth],
-      ["u32", "sh", c.strideHeight],
-      ["u32", "sw", c.strideWidth],
-      ["u32", "pt", c.padInfo.top],
-      ["u32", "pl", c.padInfo.left],
-    ],
+    uniforms: p.uniforms(P * K),
     groups: gridGroups(P * K),
     // Row p is output position (batch, oy, ox); column k is (ky, kx, channel) as in the filter.
     body: `${GRID}
@@ -133,25 +155,10 @@ function inputGradMM(
   filter: Info,
   attrs: tf.NamedAttrMap,
 ): Info | null {
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as {
-    strides: [number, number];
-    pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
-    dataFormat: "NHWC" | "NCHW";
-    dimRoundingMode?: "floor" | "round" | "ceil";
-    inputShape: [number, number, number, number];
-  };
-  if (dataFormat === "NCHW") return null;
-  const c = tf.backend_util.computeConv2DInfo(
-    inputShape,
-    filter.shape as [number, number, number, number],
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-  );
-  const P = c.batchSize * c.outHeight * c.outWidth;
-  const K = c.filterHeight * c.filterWidth * c.inChannels;
-  if (P * K * c.outChannels < MIN_MULTIPLY_ADDS || 4 * P * K > bindingLimit(b)) return null;
+  const inputShape = (attrs as unknown as { inputShape: number[] }).inputShape;
+  const p = plan(b, inputShape, filter.shape, attrs);
+  if (!p) return null;
+  const { c, P, K } = p;
   const d = run("Reshape", { x: dy }, { shape: [1, P, c.outChannels] }, b);
   const w = run("Reshape", { x: filter }, { shape: [1, K, c.outChannels] }, b);
   const cols = run("BatchMatMul", { a: d, b: w }, { transposeA: false, transposeB: true }, b);
@@ -161,21 +168,7 @@ function inputGradMM(
     names: ["dx", "cols"],
     outputs: [inputShape],
     inputs: [cols],
-    uniforms: [
-      ["u32", "n", n],
-      ["u32", "K", K],
-      ["u32", "inC", c.inChannels],
-      ["u32", "fh", c.filterHeight],
-      ["u32", "fw", c.filterWidth],
-      ["u32", "ow", c.outWidth],
-      ["u32", "oh", c.outHeight],
-      ["u32", "ih", c.inHeight],
-      ["u32", "iw", c.inWidth],
-      ["u32", "sh", c.strideHeight],
-      ["u32", "sw", c.strideWidth],
-      ["u32", "pt", c.padInfo.top],
-      ["u32", "pl", c.padInfo.left],
-    ],
+    uniforms: p.uniforms(n),
     groups: gridGroups(n),
     // Input pixel (bb, y, x, ch) takes tap (ky, kx) of output (oy, ox) where y + pt = oy sh + ky.
     body: `${GRID}
@@ -213,13 +206,6 @@ let registered = false;
  */
 export function registerWebGpuConvKernels(): void {
   if (registered) return;
-  let mode: string | undefined;
-  try {
-    mode = Deno.env.get(WEBGPU_CONV_ENV);
-  } catch {
-    mode = undefined; // no env permission: the default
-  }
-  if (mode === "stock") return;
   registered = true;
   const mm = {
     Conv2DBackpropFilter: (a: Parameters<tf.KernelFunc>[0]) =>

@@ -42,7 +42,7 @@ const LONG = 1024;
 const TINY = "1.1754944e-38";
 
 /** One uniform: a u32 or f32 scalar. */
-type Uniform = ["u32" | "f32", string, number];
+export type Uniform = ["u32" | "f32", string, number];
 
 export interface KernelSpec {
   /** Pipeline cache key: the shader's name and variant. */
