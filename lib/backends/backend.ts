@@ -274,6 +274,38 @@ function reportGpuErrors(): void {
   });
 }
 
+/**
+ * Replaces TF.js's webgpu factory (before its first use) by one that asks the adapter for as
+ * many storage bindings per shader as it has: WebGPU's default is 8, which leaves one
+ * parameter per Adam dispatch; GPUs allow far more (Mesa's adapter 32). The rest is what
+ * TF.js 4.22's own factory requests.
+ */
+function registerWebGpuDevice(
+  Backend: new (device: GPUDevice, info?: GPUAdapterInfo) => tf.KernelBackend,
+): void {
+  const engine = tf.engine() as unknown as { registry: Record<string, unknown> };
+  if (engine.registry.webgpu) return;
+  tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", async () => {
+    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) throw new Error("webgpu: no adapter");
+    const l = adapter.limits;
+    const device = await adapter.requestDevice({
+      requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
+      requiredLimits: {
+        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+        maxBufferSize: l.maxBufferSize,
+        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+      },
+    });
+    return new Backend(device, adapter.info);
+  }, 3);
+}
+
 async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
   const gpu = (navigator as unknown as {
     gpu?: { requestAdapter(o?: object): Promise<GpuAdapterLike | null> };
@@ -296,7 +328,8 @@ async function tryWebgpu(timeoutMs: number): Promise<Outcome> {
     }: install GPU Vulkan drivers (or Mesa's mesa-vulkan-drivers for a slow software GPU)`;
   }
   // Loaded only now, so plain runs never pay for (or auto-select) webgpu.
-  await import("@tensorflow/tfjs-backend-webgpu");
+  const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
+  registerWebGpuDevice(WebGPUBackend);
   registerWebGpuKernels();
   if (readEnv(WEBGPU_CONV_ENV) !== "stock") registerWebGpuConvKernels();
   const batch = Number(readEnv(WEBGPU_SUBMIT_ENV) ?? WEBGPU_SUBMIT_BATCH);

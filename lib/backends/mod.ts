@@ -30,6 +30,7 @@ export {
 export type { MemoryStats } from "./memory.ts";
 export {
   adamUpdate,
+  adamUpdateAll,
   axpy,
   batchNormGrad,
   batchNormTrain,

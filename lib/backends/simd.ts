@@ -96,6 +96,8 @@ export const SIMD_KERNELS = {
   /** BatchNorm2d then LeakyReLU, forward and backward: webgpu only (it saves dispatches). */
   batchNormLeaky: "MyoganBatchNormLeaky",
   batchNormLeakyGrad: "MyoganBatchNormLeakyGrad",
+  /** Adam over many parameters in one dispatch: webgpu only (wasm has no dispatches to save). */
+  adamAll: "MyoganAdamAll",
 } as const;
 
 /** A Float32Array over a tensor's bytes in the wasm heap (valid until the heap grows). */
@@ -500,6 +502,37 @@ export function adamUpdate(
     const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
     const p2 = tf.sub(p, tf.div(tf.mul(m2, a), tf.add(tf.sqrt(v2), e)));
     return [p2, m2, v2];
+  });
+}
+
+/**
+ * Adam's update of every parameter of an optimiser step: returns the new p's, and the moments
+ * `ms` and `vs` (arrays, changed where a moment is replaced by a new tensor). On webgpu all
+ * parameters go in as few dispatches as the adapter allows, moments updated in place;
+ * elsewhere it is `adamUpdate` per parameter.
+ */
+export function adamUpdateAll(
+  ps: tf.Tensor[],
+  gs: tf.Tensor[],
+  state: { ms: tf.Tensor[]; vs: tf.Tensor[]; b1: number; b2: number; a: number; e: number },
+): tf.Tensor[] {
+  const { ms, vs, b1, b2, a, e } = state;
+  if (ps.length > 1 && fused(SIMD_KERNELS.adamAll)) {
+    const inputs: tf.NamedTensorMap = {};
+    ps.forEach((p, j) => {
+      inputs[`p${j}`] = p;
+      inputs[`g${j}`] = gs[j];
+      inputs[`m${j}`] = ms[j];
+      inputs[`v${j}`] = vs[j];
+    });
+    const attrs = { b1, b2, a, e, k: ps.length };
+    return tf.engine().runKernel(SIMD_KERNELS.adamAll, inputs, attrs) as unknown as tf.Tensor[];
+  }
+  return ps.map((p, j) => {
+    const [p2, m2, v2] = adamUpdate(p, gs[j], { m: ms[j], v: vs[j], b1, b2, a, e });
+    ms[j] = m2;
+    vs[j] = v2;
+    return p2;
   });
 }
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { SIMD_WASM_BASE64 } from "./_simd_wasm.ts";
 import {
   adamUpdate,
+  adamUpdateAll,
   axpy,
   batchNormGrad,
   batchNormTrain,
@@ -111,6 +112,29 @@ Deno.test("axpy() and adamUpdate() match the scalar formulas; Adam updates its m
   // The moments are the optimiser's own: updated in place, returned as the same tensors.
   assert.equal(m2, tm);
   assert.equal(v2, tv);
+});
+
+Deno.test("adamUpdateAll() is adamUpdate() per parameter, on wasm and on cpu", async () => {
+  const sizes = [1001, 3, 200];
+  const state = { b1: 0.5, b2: 0.999, a: 1e-3, e: 1e-8 };
+  for (const backend of ["wasm", "cpu"]) {
+    await tf.setBackend(backend);
+    const make = () => sizes.map((n, j) => [7, 8, 9, 10].map((s) => tf.tensor1d(rnd(n, s + j))));
+    const one = make(), all = make();
+    for (const x of [...one, ...all]) x[3] = tf.abs(x[3]);
+    const want = one.map(([p, g, m, v]) => adamUpdate(p, g, { m, v, ...state }));
+    const ms = all.map((x) => x[2]), vs = all.map((x) => x[3]);
+    const got = adamUpdateAll(all.map((x) => x[0]), all.map((x) => x[1]), { ms, vs, ...state });
+    want.forEach(([p2, m2, v2], j) => {
+      close(got[j].dataSync(), p2.dataSync(), 0);
+      close(ms[j].dataSync(), m2.dataSync(), 0);
+      close(vs[j].dataSync(), v2.dataSync(), 0);
+    });
+    // wasm updates the moments in place; cpu returns new ones, replaced in the arrays.
+    assert.equal(ms[0] === all[0][2], backend === "wasm");
+    tf.dispose([...one.flat(), ...all.flat(), ...want.flat(), ...got, ...ms, ...vs]);
+  }
+  await tf.setBackend("wasm");
 });
 
 Deno.test("matVec() has a gradient under TF.js autodiff", () => {

@@ -291,6 +291,146 @@ function adamUniforms({ b1, b2, a, e }: tf.NamedAttrMap): Uniform[] {
   ];
 }
 
+/** Adam's update of one element `i`: T is the element type (f32 or vec4<f32>). */
+function adamBody(T: string, [pOut, m, v, p, g]: string[]): string {
+  return `let gi = ${g}[i];
+    var mi = u.b1 * ${m}[i] + (1.0 - u.b1) * gi;
+    var vi = u.b2 * ${v}[i] + (1.0 - u.b2) * (gi * gi);
+    mi = select(${T}(0.0), mi, abs(mi) >= ${T}(${TINY}));
+    vi = select(${T}(0.0), vi, vi >= ${T}(${TINY}));
+    ${m}[i] = mi;
+    ${v}[i] = vi;
+    ${pOut}[i] = ${p}[i] - (u.a * mi) / (sqrt(vi) + u.e);`;
+}
+
+/** One parameter's Adam update: a new p, the moments m and v updated in place. */
+function adamOne(
+  b: WebGpuBackendLike,
+  p: tf.TensorInfo,
+  g: tf.TensorInfo,
+  m: tf.TensorInfo,
+  v: tf.TensorInfo,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo {
+  const w = lanes(p), n = size(p) / w;
+  const [pOut] = dispatch(b, {
+    key: `adam${w}`,
+    vec4: w === 4,
+    volatile: true,
+    names: ["pOut", "m", "v", "p", "g"],
+    outputs: [p.shape],
+    inplace: [m, v],
+    inputs: [p, g],
+    uniforms: adamUniforms(attrs),
+    groups: gridGroups(n),
+    split: {
+      units: n,
+      per: [w, w, w, w, w],
+      uniforms: () => adamUniforms(attrs),
+      groups: gridGroups,
+    },
+    body: `${grid("arrayLength(&p)")}
+    ${adamBody("V", ["pOut", "m", "v", "p", "g"])}
+  }
+}`,
+  });
+  return pOut;
+}
+
+/** Storage bindings one parameter takes in a multi-parameter Adam dispatch: new p, m, v, p, g. */
+const ADAM_BINDINGS = 5;
+/** Workgroups one parameter gets at most in a multi-parameter Adam dispatch (then it loops). */
+const ADAM_GROUPS = 4096;
+
+/**
+ * Adam over all of an optimiser's parameters (inputs p0.., g0.., m0.., v0.. for `k`
+ * parameters) in as few dispatches as the adapter's storage-binding count allows: each
+ * parameter takes 5 bindings, so 6 share a dispatch on Mesa's adapter (32 bindings), all of a
+ * book network's on a GPU that allows more. Each parameter gets its own range of workgroups,
+ * its sizes compiled into the shader. A parameter over the binding-size limit (notebook 12's
+ * generator weight on Mesa) takes its own dispatch, split into chunks. Returns the new p's.
+ */
+function adamAll(
+  b: WebGpuBackendLike,
+  inputs: Record<string, tf.TensorInfo>,
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo[] {
+  const k = attrs.k as number;
+  const at = (j: number) =>
+    ["p", "g", "m", "v"].map((name) => {
+      const t = inputs[`${name}${j}`];
+      if (!t) throw new Error(`MyoganAdamAll: input ${name}${j} is missing (k = ${k})`);
+      return t;
+    });
+  const perDispatch = Math.floor(b.device.limits.maxStorageBuffersPerShaderStage / ADAM_BINDINGS);
+  const limit = bindingLimit(b);
+  const out: tf.TensorInfo[] = [];
+  let group: number[] = [];
+  const flush = () => {
+    if (group.length === 1) {
+      const [p, g, m, v] = at(group[0]);
+      out[group[0]] = adamOne(b, p, g, m, v, attrs);
+    } else if (group.length > 1) {
+      adamGroup(b, group.map(at), attrs).forEach((t, i) => out[group[i]] = t);
+    }
+    group = [];
+  };
+  for (let j = 0; j < k; j++) {
+    const [p, g, m, v] = at(j);
+    if (4 * size(p) > limit) out[j] = adamOne(b, p, g, m, v, attrs);
+    else {
+      group.push(j);
+      if (group.length >= perDispatch) flush();
+    }
+  }
+  flush();
+  return out;
+}
+
+/** One dispatch updating every parameter of `params` ([p, g, m, v] each, all bindable). */
+function adamGroup(
+  b: WebGpuBackendLike,
+  params: tf.TensorInfo[][],
+  attrs: tf.NamedAttrMap,
+): tf.TensorInfo[] {
+  const w = params.map(([p]) => lanes(p));
+  const n = params.map(([p], j) => size(p) / w[j]);
+  const groups = n.map((nj) => Math.min(Math.ceil(nj / WG), ADAM_GROUPS));
+  const names = (j: number) => [`pOut${j}`, `m${j}`, `v${j}`, `p${j}`, `g${j}`];
+  let start = 0;
+  const cases = params.map((_, j) => {
+    const first = start;
+    start += groups[j];
+    return `if (g < ${start}u) {
+    for (var i = (g - ${first}u) * ${WG}u + li; i < ${n[j]}u; i = i + ${groups[j] * WG}u) {
+    ${adamBody(w[j] === 4 ? "vec4<f32>" : "f32", names(j))}
+    }
+    return;
+  }`;
+  });
+  // Bindings in dispatch()'s order: the outputs, then m and v (in place), then p and g.
+  const js = params.map((_, j) => j);
+  const slots = [[0], [1, 2], [3, 4]].map((kinds) => js.flatMap((j) => kinds.map((c) => [j, c])));
+  const tensor = ([j, c]: number[]) => params[j][[0, 2, 3, 0, 1][c]];
+  return dispatch(b, {
+    key: `adam_all:${n.map((nj, j) => `${nj}x${w[j]}`).join(",")}`,
+    vec4: slots.flat().map(([j]) => w[j] === 4),
+    volatile: true,
+    names: slots.flat().map(([j, c]) => names(j)[c]),
+    outputs: params.map(([p]) => p.shape),
+    inplace: slots[1].map(tensor),
+    inputs: slots[2].map(tensor),
+    uniforms: adamUniforms(attrs),
+    groups: start,
+    body: `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let g = flatGroup(wid);
+  ${cases.join("\n  ")}
+}`,
+  });
+}
+
 /** Rows a thread sums in the first pass of `matVecTTall`. */
 const BLOCK = 64;
 
@@ -580,37 +720,8 @@ const KERNELS: Record<string, Kernel> = {
 }`,
     })[0];
   },
-  MyoganAdam: (b, { p, g, m, v }, attrs) => {
-    const w = lanes(p), n = size(p) / w;
-    return dispatch(b, {
-      key: `adam${w}`,
-      vec4: w === 4,
-      volatile: true,
-      names: ["pOut", "m", "v", "p", "g"],
-      outputs: [p.shape],
-      inplace: [m, v],
-      inputs: [p, g],
-      uniforms: adamUniforms(attrs),
-      groups: gridGroups(n),
-      split: {
-        units: n,
-        per: [w, w, w, w, w],
-        uniforms: () => adamUniforms(attrs),
-        groups: gridGroups,
-      },
-      body: `${grid("arrayLength(&p)")}
-    let gi = g[i];
-    var mi = u.b1 * m[i] + (1.0 - u.b1) * gi;
-    var vi = u.b2 * v[i] + (1.0 - u.b2) * (gi * gi);
-    mi = select(V(0.0), mi, abs(mi) >= V(${TINY}));
-    vi = select(V(0.0), vi, vi >= V(${TINY}));
-    m[i] = mi;
-    v[i] = vi;
-    pOut[i] = p[i] - (u.a * mi) / (sqrt(vi) + u.e);
-  }
-}`,
-    })[0];
-  },
+  MyoganAdam: (b, { p, g, m, v }, attrs) => adamOne(b, p, g, m, v, attrs),
+  MyoganAdamAll: adamAll,
   MyoganSigmoidGrad: (b, { y, dy }) =>
     dispatch(b, {
       key: "sigmoidgrad",

@@ -9,6 +9,7 @@ import { initBackend } from "./backend.ts";
 import { countGpuWork } from "./gpu_work.ts";
 import {
   adamUpdate,
+  adamUpdateAll,
   axpy,
   batchNormGrad,
   batchNormLeakyGrad,
@@ -95,7 +96,7 @@ Deno.test({
   ...opts,
   fn() {
     registerWebGpuKernels();
-    assert.equal(WEBGPU_KERNEL_NAMES.length, 18);
+    assert.equal(WEBGPU_KERNEL_NAMES.length, 19);
     for (const name of WEBGPU_KERNEL_NAMES) assert.ok(tf.getKernel(name, "webgpu"), name);
   },
 });
@@ -144,6 +145,66 @@ Deno.test({
     const moments = await m.data();
     [0.1, -0.1, 0, 0.2].forEach((want, i) => assert.ok(Math.abs(moments[i] - want) < 1e-7));
     tf.dispose([p2, m, v]);
+  },
+});
+
+Deno.test({
+  name: "webgpu kernels: Adam over many parameters agrees with cpu in few dispatches",
+  ...opts,
+  async fn() {
+    // Notebook 08's discriminator and generator shapes twice over (12 parameters), sizes that
+    // are and are not multiples of 4; the two weights of 784 x 200 are over a lowered binding
+    // limit.
+    const sizes = [784 * 200, 200, 200, 200, 200, 1, 100 * 200, 200, 199, 3, 200 * 784, 784];
+    const state = { b1: 0.5, b2: 0.999, a: 1e-4 / (1 - 0.5), e: 1e-8 / Math.sqrt(1 - 0.999) };
+    const make = () => {
+      const ms = sizes.map((n, j) => t1(n, 100 + j, -0.1, 0.1));
+      const vs = sizes.map((n, j) => t1(n, 200 + j, 0, 0.1));
+      const ps = adamUpdateAll(
+        sizes.map((n, j) => t1(n, 300 + j)),
+        sizes.map((n, j) => t1(n, 400 + j)),
+        { ms, vs, ...state },
+      );
+      return [...ps, ...ms, ...vs];
+    };
+    setBindingLimitForTesting(256 * 1024);
+    try {
+      await agree(make, 1e-5);
+      // The same numbers as one dispatch per parameter.
+      const one = await runOn("webgpu", () =>
+        sizes.flatMap((n, j) => {
+          const m = t1(n, 100 + j, -0.1, 0.1), v = t1(n, 200 + j, 0, 0.1);
+          const [p2] = adamUpdate(t1(n, 300 + j), t1(n, 400 + j), { m, v, ...state });
+          return [p2, m, v];
+        }));
+      const all = await runOn("webgpu", make);
+      sizes.forEach((_, j) => {
+        assert.deepEqual(all[j], one[3 * j], `parameter ${j}`);
+        assert.deepEqual(all[sizes.length + j], one[3 * j + 1], `m ${j}`);
+        assert.deepEqual(all[2 * sizes.length + j], one[3 * j + 2], `v ${j}`);
+      });
+      // 5 storage bindings a parameter: the 10 that fit share dispatches, the big ones
+      // (627 KiB > 256 KiB) take 3 chunks each of their own.
+      const perDispatch = Math.floor(
+        (tf.backend() as unknown as { device: GPUDevice }).device.limits
+          .maxStorageBuffersPerShaderStage / 5,
+      );
+      assert.ok(perDispatch >= 2, `${perDispatch} parameters a dispatch`);
+      const inputs = sizes.map((n, j) => [t1(n, j), t1(n, j), t1(n, j, 0, 0), t1(n, j, 0, 0)]);
+      let out: tf.Tensor[] = [];
+      const work = await countGpuWork(async () => {
+        out = adamUpdateAll(inputs.map((x) => x[0]), inputs.map((x) => x[1]), {
+          ms: inputs.map((x) => x[2]),
+          vs: inputs.map((x) => x[3]),
+          ...state,
+        });
+        await out[0].data();
+      });
+      assert.equal(work.dispatches, 2 * 3 + Math.ceil(10 / perDispatch));
+      tf.dispose([...out, ...inputs.flat()]);
+    } finally {
+      setBindingLimitForTesting(null);
+    }
   },
 });
 

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Parameter } from "./nn.ts";
-import { adamUpdate, axpy } from "../backends/simd.ts";
+import { adamUpdateAll, axpy } from "../backends/simd.ts";
 
 /** Serializable optimiser state, for checkpoints. */
 export interface OptimizerState {
@@ -100,29 +100,25 @@ export class Adam extends Optimizer {
     const bc2 = 1 - b2 ** this.#t;
     // p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps), written as
     // p -= a * m / (sqrt(v) + e) with a = lr sqrt(bc2) / bc1 and e = eps sqrt(bc2),
-    // one fused pass per parameter (lib/backends/simd.ts).
+    // one fused pass per parameter, or on webgpu one dispatch for many (lib/backends/simd.ts).
     const a = this.lr * Math.sqrt(bc2) / bc1;
     const e = this.eps * Math.sqrt(bc2);
     tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        if (!p.grad) return;
-        const [p2, m2, v2] = adamUpdate(p.value, p.grad, {
-          m: this.#m[i],
-          v: this.#v[i],
-          b1,
-          b2,
-          a,
-          e,
-        });
-        p.assign(p2);
-        // On wasm the moments were updated in place and come back as the same tensors.
-        if (m2 !== this.#m[i]) {
-          this.#m[i].dispose();
-          this.#m[i] = tf.keep(m2);
-        }
-        if (v2 !== this.#v[i]) {
-          this.#v[i].dispose();
-          this.#v[i] = tf.keep(v2);
+      const live = this.params.flatMap((p, i) => p.grad ? [i] : []);
+      const ms = live.map((i) => this.#m[i]), vs = live.map((i) => this.#v[i]);
+      const updated = adamUpdateAll(
+        live.map((i) => this.params[i].value),
+        live.map((i) => this.params[i].grad as tf.Tensor),
+        { ms, vs, b1, b2, a, e },
+      );
+      live.forEach((i, j) => {
+        this.params[i].assign(updated[j]);
+        // On wasm and webgpu the moments were updated in place and are the same tensors.
+        for (const [slots, now] of [[this.#m, ms], [this.#v, vs]]) {
+          if (now[j] !== slots[i]) {
+            slots[i].dispose();
+            slots[i] = tf.keep(now[j]);
+          }
         }
       });
     });
