@@ -169,7 +169,9 @@ export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
   device.createComputePipelineAsync = async (d) => remember(await createAsync(d));
 
   const groups = new Map<string, GPUBindGroup>();
-  const createBindGroup = device.createBindGroup.bind(device);
+  // The device's own method, looked up at each call so countGpuWork() sees what is made.
+  const proto = Object.getPrototypeOf(device) as GPUDevice;
+  const createBindGroup = (d: GPUBindGroupDescriptor) => proto.createBindGroup.call(device, d);
   device.createBindGroup = (desc: GPUBindGroupDescriptor) => {
     let key = String(idOf(desc.layout));
     for (const e of desc.entries) {
