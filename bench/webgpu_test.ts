@@ -32,8 +32,10 @@ Deno.test({
     const g = row.webgpu;
     assert.ok(typeof g !== "string", `webgpu failed: ${g}`);
     assert.ok(g.recordMs > 0 && g.recordMs < g.ms, `recording ${g.recordMs} of ${g.ms} ms`);
-    assert.ok(g.dispatches > 60 && g.dispatches <= (row.wasmKernels as number));
-    assert.ok(g.bindGroups < g.dispatches && g.writes < g.dispatches);
+    assert.ok(g.dispatches > 40 && g.dispatches <= (row.wasmKernels as number));
+    // After the warm-up every bind group comes from the cache; writes are per optimiser step.
+    assert.equal(g.bindGroups, 0);
+    assert.ok(g.writes <= 5, `${g.writes} writes`);
     const bw = await copyBandwidth();
     assert.ok(bw.gpu > 0 && bw.cpu > 0);
     const table = gpuTable([row], adapter!.name, bw);
