@@ -238,8 +238,8 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
       await saveEpochFigures(out, epoch, D, G, seeds);
       await run.save(checkpointMeta(), `the end of epoch ${epoch}`);
       log(
-        `Epoch ${epoch}: ${seconds.toFixed(1)} s, D loss ${D.progress.at(-1)?.toFixed(4)}, G loss ${
-          G.progress.at(-1)?.toFixed(4)
+        `Epoch ${epoch}: ${seconds.toFixed(1)} s, D loss ${D.lastLoss?.toFixed(4)}, G loss ${
+          G.lastLoss?.toFixed(4)
         }`,
       );
     }
@@ -268,7 +268,7 @@ export async function runMain(config: MainConfig): Promise<MainResult> {
     backend: backend.backend,
     device: backend.device,
     epochSeconds,
-    finalLoss: { D: D.progress.at(-1) ?? null, G: G.progress.at(-1) ?? null },
+    finalLoss: { D: D.lastLoss ?? null, G: G.lastLoss ?? null },
     lrEnd: config.lrEnd ?? null,
     lastStepLr: learningRate(config, steps, config.epochs * steps - 1),
   };
@@ -374,7 +374,7 @@ async function trainOneEpoch(t: Training, epoch: number, step: number): Promise<
         run.stepDone();
         setLr(info.step);
         leaks.check(info.step, info.steps);
-        bar.update(info.step, { D: D.progress.at(-1), G: G.progress.at(-1) });
+        bar.update(info.step, { D: D.lastLoss, G: G.lastLoss });
       },
     });
   } finally {

@@ -161,7 +161,7 @@ export async function trainEpochs(
       step++;
       opts.onStep?.(step, epoch);
       if (bar) {
-        const last = model.progress[model.progress.length - 1];
+        const last = model.lastLoss;
         bar.update(i + 1, last === undefined ? undefined : { loss: last });
       }
     }

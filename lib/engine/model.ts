@@ -52,12 +52,20 @@ export class Trainable extends Module {
   optimiser!: Optimizer;
   /** Number of `train()` calls so far. */
   counter = 0;
-  /** Loss every `progressEvery` calls. */
+  /**
+   * Loss every `progressEvery` calls. On a GPU backend a value is read asynchronously: its
+   * slot holds NaN until it arrives (a real NaN loss throws NonFiniteLossError instead).
+   */
   progress: number[] = [];
   /** How often the loss is recorded (the book: 10). */
   progressEvery = PROGRESS_EVERY;
   /** How often the counter is printed (the book: 10,000); 0 turns it off. */
   printEvery = PRINT_EVERY;
+
+  /** The latest recorded loss that has arrived (see `progress`); undefined before any. */
+  get lastLoss(): number | undefined {
+    return this.progress.findLast((v) => !Number.isNaN(v));
+  }
 
   /** Runs the network, like the book's `forward()`. */
   forward(...inputs: tf.Tensor[]): tf.Tensor {

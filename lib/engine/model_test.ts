@@ -37,6 +37,15 @@ Deno.test("Model.train() counts calls, records the loss every 10 and prints ever
   assert.ok(m.progress[3] < m.progress[0]);
 });
 
+Deno.test("Model.lastLoss is the latest loss that has arrived, skipping pending slots", () => {
+  const m = new Tiny();
+  assert.equal(m.lastLoss, undefined);
+  m.progress.push(0.7, 0.5, NaN); // NaN: a GPU read still on its way
+  assert.equal(m.lastLoss, 0.5);
+  m.progress[2] = 0.4;
+  assert.equal(m.lastLoss, 0.4);
+});
+
 Deno.test("Model.train() keeps tf.memory().numTensors flat", () => {
   const m = new Tiny();
   tf.tidy(() => m.train(x(), t()));
