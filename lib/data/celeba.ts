@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { CELEBA_GROUP, CELEBA_SHAPE, CelebaHdf5Writer, h5 } from "./hdf5.ts";
 import type { File as H5File, Group as H5Group } from "h5wasm/node";
 import { decodeJpeg, imageEntries, isJpegName } from "./zip_images.ts";
-import { DEFAULT_FACE_COUNT, makeSyntheticFaces } from "./faces.ts";
+import { DEFAULT_FACE_COUNT, DEFAULT_FACE_SEED, generateFace, SYNTHETIC_NOTE } from "./faces.ts";
 import { quick } from "../quick.ts";
 import { dataDir } from "../settings.ts";
 import { exists } from "./atomic.ts";
@@ -348,4 +348,32 @@ export class CelebADataset {
     this.#file?.close();
     this.#file = null;
   }
+}
+
+/** Writes `count` synthetic faces to `path` in the book's HDF5 layout (via `<path>.tmp`). */
+export async function makeSyntheticFaces(
+  path: string,
+  options: {
+    count?: number;
+    seed?: number;
+    onProgress?: (done: number) => void;
+  } = {},
+): Promise<{ count: number; seconds: number }> {
+  const count = options.count ?? DEFAULT_FACE_COUNT;
+  const seed = options.seed ?? DEFAULT_FACE_SEED;
+  const t0 = performance.now();
+  const writer = await CelebaHdf5Writer.create(path, {
+    attributes: { synthetic: SYNTHETIC_NOTE, seed: String(seed) },
+  });
+  try {
+    for (let i = 0; i < count; i++) {
+      writer.add(generateFace(i, { seed }).pixels);
+      options.onProgress?.(i + 1);
+    }
+  } catch (e) {
+    await writer.abort();
+    throw e;
+  }
+  await writer.commit();
+  return { count, seconds: (performance.now() - t0) / 1000 };
 }

@@ -8,11 +8,12 @@ import {
   CelebADataset,
   cropCentre,
   makeCelebaHdf5,
+  makeSyntheticFaces,
   SYNTHETIC_FILE,
 } from "./celeba.ts";
 import { CELEBA_GROUP, describeHdf5, h5, readHdf5Array } from "./hdf5.ts";
 import { decodeJpeg, encodeJpeg } from "./zip_images.ts";
-import { FACE_HEIGHT as H, FACE_WIDTH as W, generateFace, makeSyntheticFaces } from "./faces.ts";
+import { FACE_HEIGHT as H, FACE_WIDTH as W, generateFace, SYNTHETIC_NOTE } from "./faces.ts";
 
 await tf.setBackend("wasm");
 
@@ -292,4 +293,30 @@ Deno.test({
       ds.close();
     }
   },
+});
+
+Deno.test("makeSyntheticFaces() writes the CelebA layout labelled synthetic", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "faces.h5");
+    const seen: number[] = [];
+    const { count } = await makeSyntheticFaces(out, {
+      count: 3,
+      onProgress: (n) => seen.push(n),
+    });
+    assert.equal(count, 3);
+    assert.deepEqual(seen, [1, 2, 3]);
+    const d = await describeHdf5(out);
+    assert.equal(d.attributes.synthetic, SYNTHETIC_NOTE);
+    assert.deepEqual(d.groups, [{ name: CELEBA_GROUP, datasets: 3 }]);
+    assert.deepEqual(d.example?.shape, [H, W, 3]);
+    const { data } = await readHdf5Array(out, `${CELEBA_GROUP}/2.jpg`);
+    assert.deepEqual(data, generateFace(2).pixels);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
+      ["faces.h5"],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

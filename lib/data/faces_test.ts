@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   FACE_HEIGHT,
   FACE_WIDTH,
   faceFloats,
+  FacePrefetch,
   generateFace,
   HAIR_STYLES,
-  makeSyntheticFaces,
   mulberry32,
-  SYNTHETIC_NOTE,
 } from "./faces.ts";
-import { CELEBA_GROUP, describeHdf5, readHdf5Array } from "./hdf5.ts";
+import { CELEBA_SHAPE } from "./hdf5.ts";
+
+Deno.test("faces are aligned CelebA's size, and faces.ts imports nothing (workers load it)", async () => {
+  assert.deepEqual([FACE_HEIGHT, FACE_WIDTH, 3], [...CELEBA_SHAPE]);
+  const source = await Deno.readTextFile(new URL("./faces.ts", import.meta.url));
+  assert.doesNotMatch(source, /^import /m);
+});
 
 Deno.test("mulberry32() repeats for a seed and stays in [0, 1)", () => {
   const a = mulberry32(7), b = mulberry32(7);
@@ -59,32 +63,6 @@ Deno.test("generateFace() centres the face: the centre column is symmetric on av
   assert.ok(diff / total < 20, `mean left-right difference ${diff / total}`);
 });
 
-Deno.test("makeSyntheticFaces() writes the CelebA layout labelled synthetic", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = join(dir, "faces.h5");
-    const seen: number[] = [];
-    const { count } = await makeSyntheticFaces(out, {
-      count: 3,
-      onProgress: (n) => seen.push(n),
-    });
-    assert.equal(count, 3);
-    assert.deepEqual(seen, [1, 2, 3]);
-    const d = await describeHdf5(out);
-    assert.equal(d.attributes.synthetic, SYNTHETIC_NOTE);
-    assert.deepEqual(d.groups, [{ name: CELEBA_GROUP, datasets: 3 }]);
-    assert.deepEqual(d.example?.shape, [FACE_HEIGHT, FACE_WIDTH, 3]);
-    const { data } = await readHdf5Array(out, `${CELEBA_GROUP}/2.jpg`);
-    assert.deepEqual(data, generateFace(2).pixels);
-    assert.deepEqual(
-      (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name),
-      ["faces.h5"],
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
 Deno.test("faceFloats() is the face over 255, whole or its centre crop, as float32", () => {
   const { pixels } = generateFace(5, { seed: 11 });
   const whole = faceFloats(5, { seed: 11 });
@@ -98,4 +76,36 @@ Deno.test("faceFloats() is the face over 255, whole or its centre crop, as float
     assert.equal(data[(y * 128 + x) * 3 + c], want);
   }
   assert.throws(() => faceFloats(0, { crop: 300 }), /crop 300 does not fit a 218x178 face/);
+});
+
+Deno.test("FacePrefetch draws with workers exactly what faceFloats() draws, in any order", async () => {
+  for (const crop of [undefined, 128]) {
+    using faces = new FacePrefetch({ workers: 2, count: 40, seed: 3, crop, ahead: 5 });
+    for (const i of [0, 1, 2, 7, 3, 30, 39, 31]) {
+      assert.deepEqual(await faces.get(i), faceFloats(i, { seed: 3, crop }).data, `face ${i}`);
+    }
+    assert.equal(faces.fallback, null);
+    assert.throws(() => faces.get(40), /face 40 is outside the set of 40/);
+  }
+  const faces = new FacePrefetch({ workers: 1, count: 10 });
+  const late = faces.get(6);
+  faces.close();
+  await assert.rejects(late, /FacePrefetch was closed/);
+});
+
+Deno.test("FacePrefetch with no workers draws in this thread", async () => {
+  const faces = new FacePrefetch({ workers: 0, count: 3 });
+  assert.deepEqual(await faces.get(2), faceFloats(2).data);
+  faces.close();
+});
+
+Deno.test({
+  name: "FacePrefetch falls back to this thread, saying why, when workers cannot load",
+  permissions: { read: false },
+  async fn() {
+    using faces = new FacePrefetch({ workers: 2, count: 10 });
+    const got = await Promise.all([0, 1, 2, 3].map((i) => faces.get(i)));
+    got.forEach((data, i) => assert.deepEqual(data, faceFloats(i).data));
+    assert.match(faces.fallback ?? "", /face workers need read access to .*face_worker\.ts/);
+  },
 });

@@ -12,6 +12,7 @@ export {
   DEFAULT_CELEBA_COUNT,
   defaultCelebaPath,
   makeCelebaHdf5,
+  makeSyntheticFaces,
   SYNTHETIC_COUNT,
   SYNTHETIC_FILE,
 } from "./celeba.ts";
@@ -39,7 +40,6 @@ export {
   FACE_WIDTH,
   generateFace,
   HAIR_STYLES,
-  makeSyntheticFaces,
   mulberry32,
   SYNTHETIC_NOTE,
 } from "./faces.ts";
