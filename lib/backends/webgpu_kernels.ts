@@ -362,7 +362,10 @@ function adamAll(
       if (!t) throw new Error(`MyoganAdamAll: input ${name}${j} is missing (k = ${k})`);
       return t;
     });
-  const perDispatch = Math.floor(b.device.limits.maxStorageBuffersPerShaderStage / ADAM_BINDINGS);
+  // Storage buffers, and binding slots (one more for the uniforms), are both limited.
+  const { maxStorageBuffersPerShaderStage: buffers, maxBindingsPerBindGroup: slots } =
+    b.device.limits;
+  const perDispatch = Math.floor(Math.min(buffers, slots - 1) / ADAM_BINDINGS);
   const limit = bindingLimit(b);
   const out: tf.TensorInfo[] = [];
   let group: number[] = [];
