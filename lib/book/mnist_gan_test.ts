@@ -100,10 +100,16 @@ Deno.test("allFinite() finds a NaN or infinite weight in any module and frees wh
   assert.equal(await allFinite(D, G), true);
   assert.equal(tf.memory().numTensors, before);
   const p = G.parameters().at(-1)!;
-  for (const bad of [NaN, Infinity]) {
-    p.assign(tf.tidy(() => p.value.clone().mul(0).add(bad)));
+  const good = p.value.dataSync() as Float32Array;
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    // One bad value among finite ones, not the first.
+    const values = good.slice();
+    values[3] = bad;
+    p.assign(tf.tensor(values, p.value.shape));
     assert.equal(await allFinite(D, G), false, `with ${bad}`);
   }
+  p.assign(tf.tensor(good, p.value.shape));
+  assert.equal(await allFinite(D, G), true);
   assert.equal(tf.memory().numTensors, before);
   D.dispose();
   G.dispose();
