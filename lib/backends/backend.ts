@@ -287,22 +287,28 @@ function registerWebGpuDevice(
   if (engine.registry.webgpu) return;
   tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", async () => {
-    const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
-    if (!adapter) throw new Error("webgpu: no adapter");
-    const l = adapter.limits;
-    const device = await adapter.requestDevice({
-      requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
-      requiredLimits: {
-        maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
-        maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
-        maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
-        maxBufferSize: l.maxBufferSize,
-        maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-        maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
-        maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
-      },
-    });
-    return new Backend(device, adapter.info);
+    // With all the adapter's storage bindings, else (should a driver refuse) TF.js's request.
+    const open = async (allBindings: boolean) => {
+      const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+      if (!adapter) throw new Error("webgpu: no adapter");
+      const l = adapter.limits;
+      const device = await adapter.requestDevice({
+        requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
+        requiredLimits: {
+          maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+          maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+          maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+          maxBufferSize: l.maxBufferSize,
+          maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+          maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+          ...(allBindings
+            ? { maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage }
+            : {}),
+        },
+      });
+      return new Backend(device, adapter.info);
+    };
+    return await open(true).catch(() => open(false));
   }, 3);
 }
 
