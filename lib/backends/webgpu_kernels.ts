@@ -399,7 +399,7 @@ function adamGroup(
   const w = params.map(([p]) => lanes(p));
   const n = params.map(([p], j) => size(p) / w[j]);
   const groups = n.map((nj) => Math.min(Math.ceil(nj / WG), ADAM_GROUPS));
-  const names = (j: number) => [`pOut${j}`, `m${j}`, `v${j}`, `p${j}`, `g${j}`];
+  const names = (j: number) => ["pOut", "m", "v", "p", "g"].map((kind) => `${kind}${j}`);
   let start = 0;
   const cases = params.map((_, j) => {
     const first = start;
@@ -411,18 +411,21 @@ function adamGroup(
     return;
   }`;
   });
-  // Bindings in dispatch()'s order: the outputs, then m and v (in place), then p and g.
-  const js = params.map((_, j) => j);
-  const slots = [[0], [1, 2], [3, 4]].map((kinds) => js.flatMap((j) => kinds.map((c) => [j, c])));
-  const tensor = ([j, c]: number[]) => params[j][[0, 2, 3, 0, 1][c]];
+  // Bindings in dispatch()'s order: every new p, then every m and v (updated in place), then
+  // every p and g; params[j] is [p, g, m, v].
+  const INDEX: Record<string, number> = { p: 0, g: 1, m: 2, v: 3 };
+  const byKind = (kinds: string[]) => params.flatMap((_, j) => kinds.map((kind) => ({ j, kind })));
+  const inplace = byKind(["m", "v"]), inputs = byKind(["p", "g"]);
+  const all = [...byKind(["pOut"]), ...inplace, ...inputs];
+  const tensor = ({ j, kind }: { j: number; kind: string }) => params[j][INDEX[kind]];
   return dispatch(b, {
     key: `adam_all:${n.map((nj, j) => `${nj}x${w[j]}`).join(",")}`,
-    vec4: slots.flat().map(([j]) => w[j] === 4),
+    vec4: all.map(({ j }) => w[j] === 4),
     volatile: true,
-    names: slots.flat().map(([j, c]) => names(j)[c]),
+    names: all.map(({ j, kind }) => `${kind}${j}`),
     outputs: params.map(([p]) => p.shape),
-    inplace: slots[1].map(tensor),
-    inputs: slots[2].map(tensor),
+    inplace: inplace.map(tensor),
+    inputs: inputs.map(tensor),
     uniforms: adamUniforms(attrs),
     groups: start,
     body: `@compute @workgroup_size(${WG})
