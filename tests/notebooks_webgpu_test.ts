@@ -4,9 +4,9 @@
  * uses; part of `deno task test:webgpu`, not of `deno task test`. Executed copies go to
  * out/notebooks_webgpu/. Skipped when this machine has no WebGPU adapter
  * (`bash scripts/setup.sh --webgpu` installs Mesa's software one). On that software adapter
- * (llvmpipe, 2 shared cores) the run took 29 min, 14 and 15 (the convolutional face GANs)
- * 12 and 8 of them: TF.js's webgpu conv2DBackpropFilter and conv2dTranspose shaders are
- * naive loops, tens of seconds per training step there.
+ * (llvmpipe, 2 shared cores) the run took 31 min in December 2026, 14 and 15 (the
+ * convolutional face GANs) 8.6 min each: convolutions at the book's size take tens of seconds
+ * a training step there.
  * Needs Jupyter and Deno's kernel (`bash scripts/setup.sh`).
  * @module
  */
