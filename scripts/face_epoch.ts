@@ -130,6 +130,7 @@ async function runFaceEpoch(config: FaceEpochConfig): Promise<number> {
   const workers = config.workers ?? (/^(wasm|cpu)$/.test(info.backend) ? 0 : faceWorkers());
   using faces = new FacePrefetch({ workers, count, crop: conv ? CROP_SIZE : 0 });
   if (faces.fallback) console.log(`Faces drawn in this thread: ${faces.fallback}`);
+  else if (workers > 0) console.log(`Faces drawn ahead by ${workers} worker threads`);
   const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
   const done = await run.timed(() =>
     trainFaces({ D, G, faces, run, bar, start, count, conv, backend: info.backend })
