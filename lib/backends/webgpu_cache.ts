@@ -68,10 +68,23 @@ function idOf(o: object): number {
   return id;
 }
 
-/** Value as a key: unlike JSON, keeps NaN, Infinity and -0 apart from null and 0. */
-const keyOf = (v: number) => (Object.is(v, -0) ? "-0" : String(v));
-const uniformKey = (data: UniformData[]) =>
-  data.map((d) => d.type[0] + d.data.map(keyOf).join(",")).join(";");
+/**
+ * A set of uniforms as a string key. Unlike JSON it keeps NaN, Infinity and -0 apart from null
+ * and 0. Built by one loop: it runs for every dispatch (TF.js's convolutions pass a dozen values).
+ */
+function uniformKey(data: UniformData[]): string {
+  let key = "";
+  for (const d of data) {
+    key += d.type[0];
+    const values = d.data;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      key += (v === 0 && 1 / v < 0 ? "-0" : v) + ",";
+    }
+    key += ";";
+  }
+  return key;
+}
 
 /** Installs the caches on a webgpu backend (once; later calls return the same stats). */
 export function installWebGpuCaches(b: CachedBackendLike): WebGpuCacheStats {
