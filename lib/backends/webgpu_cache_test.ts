@@ -70,6 +70,13 @@ Deno.test({
       seen.add(b.makeUniforms(u(v)).buffer);
     }
     assert.equal(seen.size, 5, "each value has a buffer of its own");
+    // Values in a typed array too: -0 and 0 apart.
+    const typed = (
+      v: number,
+    ) => [{ type: "float32", data: new Float32Array([v]) as unknown as number[] }];
+    b.makeUniforms(typed(-0));
+    b.makeUniforms(typed(0));
+    assert.notEqual(b.makeUniforms(typed(-0)).buffer, b.makeUniforms(typed(0)).buffer);
     await tf.setBackend("wasm");
   },
 });
