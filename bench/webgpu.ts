@@ -67,7 +67,7 @@ const NAMES: Record<GpuWorkload, string> = {
 
 /** Iterations timed per round and rounds, per workload (the face GANs take seconds). */
 /** Iterations before any is timed or counted. */
-const WARM_UP = 4;
+const WARM_UP = 7;
 
 const TIMING: Record<GpuWorkload, { perRound: number; rounds: number }> = {
   mnist: { perRound: 20, rounds: 5 },
@@ -139,7 +139,8 @@ export async function webgpuIteration(
   const { perRound, rounds } = TIMING[w];
   return await withSetup(w, features, async (s) => {
     // Warm-up: gradients, optimiser state, shader compilation, and the caches' steady state
-    // (bind groups repeat once the buffer pool holds a few steps' buffers: 4 steps here).
+    // (bind groups repeat once the buffer pool holds a few steps' buffers: from the 5th step of
+    // notebook 08, the 8th of 14).
     for (let i = 0; i < WARM_UP; i++) {
       trainFaceGan(s.D, s.G, s.x);
       await settle(s);

@@ -104,8 +104,9 @@ export async function measure(
   const image = tf.tensor(uniformArray(shape.reduce((a, b) => a * b, 1)), shape);
   const done = () => G.parameters()[0].value.data();
   try {
-    // Warm-up: shaders, optimiser state and (webgpu) the caches' steady state, a few steps in.
-    for (let i = 0; i < (backend === "webgpu" ? 4 : 2); i++) {
+    // Warm-up: shaders, optimiser state and (webgpu) the caches' steady state, which notebook 14
+    // reaches at its 8th step.
+    for (let i = 0; i < (backend === "webgpu" ? 7 : 2); i++) {
       trainFaceGan(D, G, image);
       await done();
     }
