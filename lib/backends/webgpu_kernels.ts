@@ -367,28 +367,31 @@ function adamAll(
     b.device.limits;
   const perDispatch = Math.floor(Math.min(buffers, slots - 1) / ADAM_BINDINGS);
   const limit = bindingLimit(b);
+  const params = Array.from({ length: k }, (_, j) => at(j));
   const out: tf.TensorInfo[] = [];
   let group: number[] = [];
   const flush = () => {
     if (group.length === 1) {
-      const [p, g, m, v] = at(group[0]);
+      const [p, g, m, v] = params[group[0]];
       out[group[0]] = adamOne(b, p, g, m, v, attrs);
     } else if (group.length > 1) {
-      adamGroup(b, group.map(at), attrs).forEach((t, i) => out[group[i]] = t);
+      adamGroup(b, group.map((j) => params[j]), attrs).forEach((t, i) => out[group[i]] = t);
     }
     group = [];
   };
-  for (let j = 0; j < k; j++) {
-    const [p, g, m, v] = at(j);
+  params.forEach(([p, g, m, v], j) => {
     if (4 * size(p) > limit) out[j] = adamOne(b, p, g, m, v, attrs);
     else {
       group.push(j);
       if (group.length >= perDispatch) flush();
     }
-  }
+  });
   flush();
   return out;
 }
+
+/** adamGroup's shaders by pipeline key: the same parameters every step, so built once. */
+const adamBodies = new Map<string, string>();
 
 /** One dispatch updating every parameter of `params` ([p, g, m, v] each, all bindable). */
 function adamGroup(
@@ -399,18 +402,30 @@ function adamGroup(
   const w = params.map(([p]) => lanes(p));
   const n = params.map(([p], j) => size(p) / w[j]);
   const groups = n.map((nj) => Math.min(Math.ceil(nj / WG), ADAM_GROUPS));
-  const names = (j: number) => ["pOut", "m", "v", "p", "g"].map((kind) => `${kind}${j}`);
-  let start = 0;
-  const cases = params.map((_, j) => {
-    const first = start;
-    start += groups[j];
-    return `if (g < ${start}u) {
+  const key = `adam_all:${n.map((nj, j) => `${nj}x${w[j]}`).join(",")}`;
+  const total = groups.reduce((a, x) => a + x, 0);
+  let body = adamBodies.get(key);
+  if (body === undefined) {
+    const names = (j: number) => ["pOut", "m", "v", "p", "g"].map((kind) => `${kind}${j}`);
+    let start = 0;
+    const cases = params.map((_, j) => {
+      const first = start;
+      start += groups[j];
+      return `if (g < ${start}u) {
     for (var i = (g - ${first}u) * ${WG}u + li; i < ${n[j]}u; i = i + ${groups[j] * WG}u) {
     ${adamBody(w[j] === 4 ? "vec4<f32>" : "f32", names(j))}
     }
     return;
   }`;
-  });
+    });
+    body = `@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(local_invocation_index) li: u32) {
+  let g = flatGroup(wid);
+  ${cases.join("\n  ")}
+}`;
+    adamBodies.set(key, body);
+  }
   // Bindings in dispatch()'s order: every new p, then every m and v (updated in place), then
   // every p and g; params[j] is [p, g, m, v].
   const INDEX: Record<string, number> = { p: 0, g: 1, m: 2, v: 3 };
@@ -419,7 +434,7 @@ function adamGroup(
   const all = [...byKind(["pOut"]), ...inplace, ...inputs];
   const tensor = ({ j, kind }: { j: number; kind: string }) => params[j][INDEX[kind]];
   return dispatch(b, {
-    key: `adam_all:${n.map((nj, j) => `${nj}x${w[j]}`).join(",")}`,
+    key,
     vec4: all.map(({ j }) => w[j] === 4),
     volatile: true,
     names: all.map(({ j, kind }) => `${kind}${j}`),
@@ -427,13 +442,8 @@ function adamGroup(
     inplace: inplace.map(tensor),
     inputs: inputs.map(tensor),
     uniforms: adamUniforms(attrs),
-    groups: start,
-    body: `@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-  let g = flatGroup(wid);
-  ${cases.join("\n  ")}
-}`,
+    groups: total,
+    body,
   });
 }
 
