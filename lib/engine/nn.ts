@@ -503,23 +503,13 @@ export class BatchNorm2d extends Module {
         return [needs[0] ? tf.mul(dy, tf.mul(this.weight.value, rstd)) : null];
       }, true);
     }
-    const [y, xhat, rstd, rm, rv] = batchNormTrain(
-      x,
-      this.weight.value,
-      this.bias.value,
-      this.runningMean.value,
-      this.runningVar.value,
-      { eps: this.eps, momentum: this.momentum },
-    );
-    this.runningMean.assign(rm);
-    this.runningVar.assign(rv);
     const W = this.weight.value;
-    return record(y, [x], (dy, needs) => {
-      const [dx, dw, db] = batchNormGrad(dy, xhat, rstd, W);
-      addGrad(this.weight, () => dw);
-      addGrad(this.bias, () => db);
-      return [needs[0] ? dx : null];
-    }, true);
+    const opts = { eps: this.eps, momentum: this.momentum };
+    return this.#trained(
+      x,
+      batchNormTrain(x, W, this.bias.value, this.runningMean.value, this.runningVar.value, opts),
+      (dy, xhat, rstd) => batchNormGrad(dy, xhat, rstd, W),
+    );
   }
 
   /**
@@ -528,21 +518,27 @@ export class BatchNorm2d extends Module {
    */
   forwardLeaky(x: tf.Tensor, slope: number): tf.Tensor | null {
     if (!this.training || x.shape[x.rank - 1] !== this.numFeatures) return null;
-    const out = batchNormLeakyTrain(
-      x,
-      this.weight.value,
-      this.bias.value,
-      this.runningMean.value,
-      this.runningVar.value,
-      { eps: this.eps, momentum: this.momentum, slope },
-    );
+    const W = this.weight.value, B = this.bias.value;
+    const opts = { eps: this.eps, momentum: this.momentum, slope };
+    const out = batchNormLeakyTrain(x, W, B, this.runningMean.value, this.runningVar.value, opts);
     if (!out) return null;
-    const [y, xhat, rstd, rm, rv] = out;
+    return this.#trained(
+      x,
+      out,
+      (dy, xhat, rstd) => batchNormLeakyGrad(dy, xhat, rstd, W, B, slope),
+    );
+  }
+
+  /** Keeps a training pass's running statistics and records its backward (`grad`). */
+  #trained(
+    x: tf.Tensor,
+    [y, xhat, rstd, rm, rv]: tf.Tensor[],
+    grad: (dy: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor) => tf.Tensor[],
+  ): tf.Tensor {
     this.runningMean.assign(rm);
     this.runningVar.assign(rv);
-    const W = this.weight.value, B = this.bias.value;
     return record(y, [x], (dy, needs) => {
-      const [dx, dw, db] = batchNormLeakyGrad(dy, xhat, rstd, W, B, slope);
+      const [dx, dw, db] = grad(dy, xhat, rstd);
       addGrad(this.weight, () => dw);
       addGrad(this.bias, () => db);
       return [needs[0] ? dx : null];
