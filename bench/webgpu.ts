@@ -13,7 +13,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backends/backend.ts";
-import { countGpuWork } from "../lib/backends/gpu_work.ts";
+import { countGpuWork, WEBGPU_WARM_UP_STEPS } from "../lib/backends/gpu_work.ts";
 import { MnistDiscriminator, MnistGenerator } from "../lib/book/mnist_gan.ts";
 import {
   CELEBA_IMAGE,
@@ -66,9 +66,6 @@ const NAMES: Record<GpuWorkload, string> = {
 };
 
 /** Iterations timed per round and rounds, per workload (the face GANs take seconds). */
-/** Iterations before any is timed or counted. */
-const WARM_UP = 7;
-
 const TIMING: Record<GpuWorkload, { perRound: number; rounds: number }> = {
   mnist: { perRound: 20, rounds: 5 },
   fc: { perRound: 1, rounds: 2 },
@@ -138,10 +135,8 @@ export async function webgpuIteration(
   await initBackend({ order: ["webgpu"], log: () => {} });
   const { perRound, rounds } = TIMING[w];
   return await withSetup(w, features, async (s) => {
-    // Warm-up: gradients, optimiser state, shader compilation, and the caches' steady state
-    // (bind groups repeat once the buffer pool holds a few steps' buffers: from the 5th step of
-    // notebook 08, the 8th of 14).
-    for (let i = 0; i < WARM_UP; i++) {
+    // Warm-up: gradients, optimiser state, shader compilation, and the caches' steady state.
+    for (let i = 0; i < WEBGPU_WARM_UP_STEPS; i++) {
       trainFaceGan(s.D, s.G, s.x);
       await settle(s);
     }

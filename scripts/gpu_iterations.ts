@@ -19,7 +19,12 @@ import * as tf from "@tensorflow/tfjs";
 // Folder modules, not ../mod.ts: the script is bundled for the GPU machine, and mod.ts would
 // pull in HDF5, charts and the rest (11 MB instead of 5).
 import { type Discriminator, type Generator, manualSeed, uniformArray } from "../lib/engine/mod.ts";
-import { countGpuWork, initBackend, parseBackendOrder } from "../lib/backends/mod.ts";
+import {
+  countGpuWork,
+  initBackend,
+  parseBackendOrder,
+  WEBGPU_WARM_UP_STEPS,
+} from "../lib/backends/mod.ts";
 import {
   CELEBA_IMAGE,
   ConvFaceDiscriminator,
@@ -104,9 +109,8 @@ export async function measure(
   const image = tf.tensor(uniformArray(shape.reduce((a, b) => a * b, 1)), shape);
   const done = () => G.parameters()[0].value.data();
   try {
-    // Warm-up: shaders, optimiser state and (webgpu) the caches' steady state, which notebook 14
-    // reaches at its 8th step.
-    for (let i = 0; i < (backend === "webgpu" ? 7 : 2); i++) {
+    // Warm-up: shaders, optimiser state and (webgpu) the caches' steady state.
+    for (let i = 0; i < (backend === "webgpu" ? WEBGPU_WARM_UP_STEPS : 2); i++) {
       trainFaceGan(D, G, image);
       await done();
     }

@@ -17,6 +17,13 @@ export interface GpuWork {
   writes: number;
 }
 
+/**
+ * Training steps before webgpu's caches reach their steady state (the buffer pool holds a few
+ * steps' buffers, so bind groups repeat): notebook 08 makes none from its 5th step, 14 from its
+ * 8th. Warm up this many before counting a step's work.
+ */
+export const WEBGPU_WARM_UP_STEPS = 7;
+
 /** Runs `fn` and counts the WebGPU work it records (zeros without WebGPU). */
 export async function countGpuWork(fn: () => Promise<void> | void): Promise<GpuWork> {
   const counts: GpuWork = { dispatches: 0, submits: 0, bindGroups: 0, writes: 0 };

@@ -67,4 +67,4 @@ export {
   WEBGPU_SUBMIT_BATCH,
 } from "./webgpu_kernels.ts";
 export type { GpuWork } from "./gpu_work.ts";
-export { countGpuWork } from "./gpu_work.ts";
+export { countGpuWork, WEBGPU_WARM_UP_STEPS } from "./gpu_work.ts";
