@@ -133,7 +133,7 @@ async function runFaceEpoch(config: FaceEpochConfig): Promise<number> {
   else if (workers > 0) console.log(`Faces drawn ahead by ${workers} worker threads`);
   const bar = progressBar(count, { label: `${kind} epoch`, initial: start });
   const done = await run.timed(() =>
-    trainFaces({ D, G, faces, run, bar, start, count, conv, backend: info.backend })
+    trainFaces({ D, G, faces, run, bar, start, count, backend: info.backend })
   );
   bar.done();
   if (done < count) {
@@ -185,17 +185,13 @@ async function trainFaces(t: {
   bar: ProgressBar;
   start: number;
   count: number;
-  conv: boolean;
   backend: string;
 }): Promise<number> {
-  const { D, G, faces, run, bar, count, conv, backend } = t;
-  const shape: [number, number, 3] = conv
-    ? [CROP_SIZE, CROP_SIZE, 3]
-    : [FACE_HEIGHT, FACE_WIDTH, 3];
+  const { D, G, faces, run, bar, count, backend } = t;
   let i = t.start;
   for (; i < count && !run.stopRequested; i++) {
     // Scaled and cropped on the CPU: three fewer GPU dispatches a step, the same values.
-    const image = tf.tensor3d(await faces.get(i), shape);
+    const image = tf.tensor3d(await faces.get(i), faces.shape);
     trainFaceGan(D, G, image);
     image.dispose();
     run.stepDone();

@@ -537,6 +537,8 @@ export interface FacePrefetchOptions {
 export class FacePrefetch {
   /** Why faces are drawn in this thread although workers were asked for, if they are. */
   fallback: string | null = null;
+  /** Each face's shape: [height, width, 3], or the crop's. */
+  readonly shape: [number, number, 3];
   #workers: Worker[] = [];
   #pending = new Map<number, Pending>();
   #asked = -1;
@@ -549,6 +551,8 @@ export class FacePrefetch {
       crop: 0,
       ...options,
     };
+    const crop = this.#options.crop;
+    this.shape = crop ? [crop, crop, 3] : [FACE_HEIGHT, FACE_WIDTH, 3];
     const url = new URL("./face_worker.ts", import.meta.url);
     if (options.workers > 0 && url.protocol === "file:") {
       const read = Deno.permissions.querySync({ name: "read", path: url });
@@ -574,7 +578,7 @@ export class FacePrefetch {
     }
   }
 
-  /** Face `index`'s floats ([height, width, 3] or the crop, row-major). */
+  /** Face `index`'s floats, row-major in `shape`. */
   get(index: number): Promise<Float32Array> {
     const { count, ahead } = this.#options;
     if (!(index >= 0 && index < count)) {

@@ -81,6 +81,7 @@ Deno.test("faceFloats() is the face over 255, whole or its centre crop, as float
 Deno.test("FacePrefetch draws with workers exactly what faceFloats() draws, in any order", async () => {
   for (const crop of [undefined, 128]) {
     using faces = new FacePrefetch({ workers: 2, count: 40, seed: 3, crop, ahead: 5 });
+    assert.deepEqual(faces.shape, faceFloats(0, { crop }).shape);
     for (const i of [0, 1, 2, 7, 3, 30, 39, 31]) {
       assert.deepEqual(await faces.get(i), faceFloats(i, { seed: 3, crop }).data, `face ${i}`);
     }
