@@ -50,6 +50,7 @@ import {
   toRgb,
 } from "../lib/display/mod.ts";
 import { writeAtomic } from "../lib/data/atomic.ts";
+import { wholeNumber } from "./_cli.ts";
 
 const USAGE = "Usage: deno task face-epoch --kind fc|conv|gelu [--count N] [--seed N] [--out DIR]" +
   " [--save-every N] [--workers N] [--fresh]";
@@ -66,37 +67,44 @@ interface FaceEpochConfig {
   fresh: boolean;
 }
 
-/** Parses the command line; null when it asks for help or is not valid (USAGE is printed). */
-function parseFaceArgs(args: string[]): { config: FaceEpochConfig | null; help: boolean } {
-  const { values } = parseArgs({
-    args,
-    options: {
-      kind: { type: "string", default: "conv" },
-      count: { type: "string", default: String(DEFAULT_FACE_COUNT) },
-      seed: { type: "string", default: "42" },
-      out: { type: "string" },
-      "save-every": { type: "string", default: "100" },
-      workers: { type: "string" },
-      fresh: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const kind = values.kind!;
-  const count = Number(values.count), seed = Number(values.seed);
-  const saveEvery = Number(values["save-every"]);
-  const workers = values.workers === undefined ? null : Number(values.workers);
-  if (
-    values.help || !(kind === "fc" || kind === "conv" || kind === "gelu") || !(count > 0) ||
-    !Number.isInteger(seed) || !(Number.isInteger(saveEvery) && saveEvery >= 0) ||
-    !(workers === null || (Number.isInteger(workers) && workers >= 0))
-  ) {
-    return { config: null, help: values.help ?? false };
+/**
+ * Parses the command line; null with the reason when it is not valid, or with no reason when it
+ * asks for help (USAGE is printed).
+ */
+function parseFaceArgs(args: string[]): { config: FaceEpochConfig | null; error?: string } {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: {
+        kind: { type: "string", default: "conv" },
+        count: { type: "string" },
+        seed: { type: "string" },
+        out: { type: "string" },
+        "save-every": { type: "string" },
+        workers: { type: "string" },
+        fresh: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) return { config: null };
+    const kind = values.kind!;
+    if (!(kind === "fc" || kind === "conv" || kind === "gelu")) {
+      throw new Error(`--kind must be fc, conv or gelu, got "${kind}"`);
+    }
+    return {
+      config: {
+        kind,
+        count: wholeNumber("count", values.count, DEFAULT_FACE_COUNT, 1),
+        seed: wholeNumber("seed", values.seed, 42),
+        out: values.out ?? `out/face_epoch_${kind}`,
+        saveEvery: wholeNumber("save-every", values["save-every"], 100),
+        workers: values.workers === undefined ? null : wholeNumber("workers", values.workers, 0),
+        fresh: values.fresh ?? false,
+      },
+    };
+  } catch (e) {
+    return { config: null, error: (e as Error).message };
   }
-  const out = values.out ?? `out/face_epoch_${kind}`;
-  return {
-    config: { kind, count, seed, out, saveEvery, workers, fresh: values.fresh ?? false },
-    help: false,
-  };
 }
 
 /** Trains one epoch (or the rest of one) and writes the outputs; returns the exit code. */
@@ -238,10 +246,11 @@ function faceWorkers(): number {
 }
 
 if (import.meta.main) {
-  const { config, help } = parseFaceArgs(Deno.args);
+  const { config, error } = parseFaceArgs(Deno.args);
   if (!config) {
+    if (error) console.error(`error: ${error}`);
     console.error(USAGE);
-    Deno.exit(help ? 0 : 2);
+    Deno.exit(error ? 2 : 0);
   }
   try {
     Deno.exit(await runFaceEpoch(config));

@@ -43,6 +43,23 @@ async function summary(dir: string) {
   return JSON.parse(await Deno.readTextFile(`${dir}/summary.json`));
 }
 
+Deno.test("face-epoch refuses a bad option, naming it, before any work", async () => {
+  for (
+    const [arg, message] of [
+      ["--workers=-1", /--workers must be a whole number, got "-1"/],
+      ["--kind=dcgan", /--kind must be fc, conv or gelu, got "dcgan"/],
+      ["--bogus", /Unknown option '--bogus'/],
+    ] as const
+  ) {
+    const res = await deno(["scripts/face_epoch.ts", arg, "--out", "out/test_face_epoch_bad"])
+      .output();
+    assert.equal(res.code, 2, arg);
+    assert.match(decoder.decode(res.stderr), message);
+    assert.match(decoder.decode(res.stderr), /Usage: deno task face-epoch/);
+  }
+  await assert.rejects(() => Deno.stat("out/test_face_epoch_bad"), Deno.errors.NotFound);
+});
+
 Deno.test("face-epoch stopped by Ctrl-C resumes to the uninterrupted result", async () => {
   const [a, b] = ["out/test_face_epoch_a", "out/test_face_epoch_b"];
   for (const d of [a, b]) await Deno.remove(d, { recursive: true }).catch(() => {});
